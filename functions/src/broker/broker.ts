@@ -1,0 +1,92 @@
+import type { OrderSide, OrderType, TimeInForce } from '../domain/intent.js';
+
+/**
+ * What haltgate needs from a broker. Every call takes its own timeout: the pipeline derives it
+ * from the function's remaining deadline (G4). Calls never throw for broker answers; they
+ * return a classified outcome, because the classification decides what the pipeline records.
+ */
+export interface Broker {
+  /** Short name for logs and records: `alpaca-paper`, `alpaca-live`, `dry-run`. */
+  readonly name: string;
+  submitOrder(order: OrderRequest, opts: CallOptions): Promise<SubmitOutcome>;
+  getOrderByClientOrderId(clientOrderId: string, opts: CallOptions): Promise<LookupOutcome>;
+  cancelAllOpenOrders(opts: CallOptions): Promise<CancelAllOutcome>;
+  listOrders(query: { since: Date; status?: 'open' | 'closed' | 'all'; limit?: number }, opts: CallOptions): Promise<ListOutcome<BrokerOrder>>;
+  listFills(query: { since: Date; pageToken?: string }, opts: CallOptions): Promise<ListOutcome<BrokerFill>>;
+}
+
+export interface CallOptions {
+  /** The call is abandoned (and classified `unknown` where it may have had an effect) after this. */
+  timeoutMs: number;
+}
+
+export interface OrderRequest {
+  clientOrderId: string;
+  symbol: string;
+  side: OrderSide;
+  qty: number;
+  type: OrderType;
+  limitPrice?: number;
+  timeInForce: TimeInForce;
+}
+
+export interface BrokerOrder {
+  id: string;
+  clientOrderId: string;
+  status: string;
+  symbol: string;
+  side: string;
+  qty: string | null;
+  filledQty: string;
+  filledAvgPrice: string | null;
+  type: string;
+  limitPrice: string | null;
+  submittedAt: string | null;
+  createdAt: string;
+}
+
+export interface BrokerFill {
+  id: string;
+  orderId: string;
+  symbol: string;
+  side: string;
+  qty: string;
+  price: string;
+  transactionTime: string;
+  /** Fees, when the broker reports them (Alpaca: absent for equities). */
+  fee?: string;
+}
+
+export const SubmitOutcomeKind = {
+  /** The broker holds the order. */
+  accepted: 'accepted',
+  /** The broker definitively refused (403 buying power, 422 invalid order, ...). Nothing placed. */
+  rejected: 'rejected',
+  /** The broker already holds an order with this client order id (Alpaca 422 / 40010001). */
+  duplicate: 'duplicate',
+  /** Nothing placed, but worth retrying later (429 rate limit). */
+  not_placed: 'not_placed',
+  /** May or may not have been placed: timeout, network error, 5xx, unparseable body. */
+  unknown: 'unknown',
+} as const;
+export type SubmitOutcomeKind = (typeof SubmitOutcomeKind)[keyof typeof SubmitOutcomeKind];
+
+export type SubmitOutcome =
+  | { kind: 'accepted'; order: BrokerOrder }
+  | { kind: 'rejected'; httpStatus: number; code?: number; message: string }
+  | { kind: 'duplicate'; httpStatus: number; code?: number; message: string }
+  | { kind: 'not_placed'; httpStatus: number; message: string; retryAfterMs?: number }
+  | { kind: 'unknown'; message: string; httpStatus?: number };
+
+export type LookupOutcome =
+  | { kind: 'found'; order: BrokerOrder }
+  | { kind: 'not_found' }
+  | { kind: 'unknown'; message: string; httpStatus?: number };
+
+export type CancelAllOutcome =
+  | { kind: 'done'; results: Array<{ orderId: string; httpStatus: number }> }
+  | { kind: 'unknown'; message: string; httpStatus?: number };
+
+export type ListOutcome<T> =
+  | { kind: 'ok'; items: T[]; nextPageToken?: string }
+  | { kind: 'unknown'; message: string; httpStatus?: number };
