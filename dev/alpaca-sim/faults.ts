@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+/**
+ * Fault injection for the Alpaca simulator: what can go wrong, how often, and the seeded
+ * random source that makes a chaos run replay exactly.
+ */
+
+/** Outcomes that can be forced for the next submits (`faults.next([...])`). */
+export const SubmitFault = {
+  /** Behave normally (validation, duplicates and buying power still apply). */
+  ok: 'ok',
+  /** Answer 500 without placing anything. */
+  '5xx': '5xx',
+  '500': '500',
+  '503': '503',
+  /** Answer 429 without placing anything. */
+  rate_limit: 'rate_limit',
+  /** Answer 403 "insufficient buying power" without placing anything. */
+  insufficient_buying_power: 'insufficient_buying_power',
+  /** Place the order (if valid), then destroy the connection without answering. */
+  lost_response: 'lost_response',
+  /** Never answer; nothing is placed. */
+  hang_before_place: 'hang_before_place',
+  /** Place the order (if valid), then never answer. */
+  hang_after_place: 'hang_after_place',
+} as const;
+export type SubmitFault = (typeof SubmitFault)[keyof typeof SubmitFault];
+export const submitFaultSchema = z.enum(SubmitFault);
+
+export const FillMode = {
+  /** Filled in full right after it is accepted. */
+  instant: 'instant',
+  /** Stays `new` until `sim.fill()` (or a cancel). */
+  none: 'none',
+  /** Two fills right after acceptance: a `partial_fill` of about half, then the `fill`. */
+  partial: 'partial',
+} as const;
+export type FillMode = (typeof FillMode)[keyof typeof FillMode];
+
+const rate = z.number().min(0).max(1);
+
+const latencySchema = z.union([
+  z.number().finite().min(0),
+  z.strictObject({ min: z.number().finite().min(0), max: z.number().finite().min(0) }),
+]);
+
+export const faultConfigSchema = z.strictObject({
+  /** Seed of the PRNG behind every rate and latency range. Setting it restarts the sequence. */
+  seed: z.number().int(),
+  /** Added before every API request is handled: fixed, or uniform in [min, max]. */
+  latencyMs: latencySchema,
+  /** 500/503 without placing. */
+  error5xxRate: rate,
+  /** 429 without placing. */
+  rateLimitRate: rate,
+  /** Placed, then the connection is destroyed. */
+  lostResponseRate: rate,
+  /** Never answered, not placed. */
+  hangBeforePlaceRate: rate,
+  /** Placed, never answered. */
+  hangAfterPlaceRate: rate,
+  /**
+   * Which requests the rates apply to: only `POST /v2/orders` (default), or every API
+   * request (then for reads `lost_response` destroys the connection and a hang is a hang).
+   * The `next` queue always applies to submits only.
+   */
+  applyRatesTo: z.enum(['submit', 'all']),
+  /** `Retry-After` (seconds) sent with 429; null sends none. */
+  retryAfterSeconds: z.number().int().min(0).nullable(),
+  /** Buy orders for these symbols are refused with 403 insufficient buying power. */
+  insufficientBuyingPowerSymbols: z.array(z.string()),
+  /** Buy orders whose qty × price exceeds this are refused with 403; null: unlimited. */
+  maxOrderNotional: z.number().positive().nullable(),
+  fillMode: z.enum(FillMode),
+  /** Fill prices of market orders per symbol (limit orders fill at their limit). */
+  prices: z.record(z.string(), z.number().positive()),
+  defaultPrice: z.number().positive(),
+});
+export type FaultConfig = z.infer<typeof faultConfigSchema>;
+export type FaultPatch = Partial<FaultConfig>;
+
+export const faultPatchSchema = faultConfigSchema.partial();
+
+/** The body of `POST /__sim/faults`: a patch, optionally a forced-outcome queue, optionally a clear first. */
+export const faultRequestSchema = faultPatchSchema.extend({
+  next: z.array(submitFaultSchema).optional(),
+  clear: z.boolean().optional(),
+});
+export type FaultRequest = z.infer<typeof faultRequestSchema>;
+
+export function defaultFaultConfig(overrides: { seed?: number; fillMode?: FillMode } = {}): FaultConfig {
+  return {
+    seed: overrides.seed ?? 1,
+    latencyMs: 0,
+    error5xxRate: 0,
+    rateLimitRate: 0,
+    lostResponseRate: 0,
+    hangBeforePlaceRate: 0,
+    hangAfterPlaceRate: 0,
+    applyRatesTo: 'submit',
+    retryAfterSeconds: 1,
+    insufficientBuyingPowerSymbols: [],
+    maxOrderNotional: null,
+    fillMode: overrides.fillMode ?? 'instant',
+    prices: {},
+    defaultPrice: 100,
+  };
+}
+
+/** Checks the rules a single field cannot express. Returns the problems found. */
+export function faultConfigProblems(config: FaultConfig): string[] {
+  const problems: string[] = [];
+  const total =
+    config.error5xxRate + config.rateLimitRate + config.lostResponseRate + config.hangBeforePlaceRate + config.hangAfterPlaceRate;
+  if (total > 1 + 1e-9) problems.push(`the fault rates add up to ${total}; at most 1 is possible`);
+  if (typeof config.latencyMs === 'object' && config.latencyMs.min > config.latencyMs.max) {
+    problems.push('latencyMs.min must not exceed latencyMs.max');
+  }
+  return problems;
+}
+
+/** mulberry32: tiny, fast, good enough for fault dice, and the same sequence for the same seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One die roll against the configured rates: exactly one PRNG draw per request. */
+export function rollFault(config: FaultConfig, r: number): SubmitFault {
+  const bands: Array<[number, SubmitFault]> = [
+    [config.hangBeforePlaceRate, 'hang_before_place'],
+    [config.hangAfterPlaceRate, 'hang_after_place'],
+    [config.lostResponseRate, 'lost_response'],
+  ];
+  let edge = 0;
+  for (const [p, fault] of bands) {
+    if (r < edge + p) return fault;
+    edge += p;
+  }
+  if (r < edge + config.error5xxRate) {
+    // Lower half of the 5xx band answers 500, upper half 503: still one draw.
+    return r < edge + config.error5xxRate / 2 ? '500' : '503';
+  }
+  edge += config.error5xxRate;
+  if (r < edge + config.rateLimitRate) return 'rate_limit';
+  return 'ok';
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { BrokerFill, BrokerOrder } from './broker.js';
+
+/**
+ * The subset of Alpaca Trading API v2 response bodies haltgate reads, checked with zod before
+ * anything is believed. Objects are loose: Alpaca adds fields over time and we must not refuse
+ * an order body because of a field we do not use. The fields we do use are required.
+ *
+ * Decimal fields are strings on the wire (`"qty": "10"`); a number is accepted too and turned
+ * into its string form, so a harmless representation change cannot turn an accepted order into
+ * an `unknown` one.
+ */
+
+const decimal = z.union([z.string().min(1), z.number().finite()]).transform((v) => String(v));
+const optionalDecimal = decimal.nullable().optional().transform((v) => v ?? null);
+const optionalString = z.string().nullable().optional().transform((v) => v ?? null);
+
+export const alpacaOrderSchema = z.looseObject({
+  id: z.string().min(1),
+  client_order_id: z.string(),
+  status: z.string().min(1),
+  symbol: z.string().min(1),
+  side: z.string().min(1),
+  /** Null for notional orders. */
+  qty: optionalDecimal,
+  filled_qty: decimal,
+  filled_avg_price: optionalDecimal,
+  type: z.string().min(1),
+  limit_price: optionalDecimal,
+  submitted_at: optionalString,
+  created_at: z.string().min(1),
+});
+export type AlpacaOrder = z.infer<typeof alpacaOrderSchema>;
+
+export const alpacaOrderListSchema = z.array(alpacaOrderSchema);
+
+/** Alpaca's error body: `{ "code": 40010001, "message": "..." }`. Both parts are optional here. */
+export const alpacaErrorSchema = z.looseObject({
+  code: z.number().int().optional(),
+  message: z.string().optional(),
+});
+export type AlpacaError = z.infer<typeof alpacaErrorSchema>;
+
+/** One element of the 207 multi-status answer to `DELETE /v2/orders`. */
+export const alpacaCancelResultSchema = z.looseObject({
+  id: z.string().min(1),
+  status: z.number().int(),
+  body: z.unknown().optional(),
+});
+export const alpacaCancelAllSchema = z.array(alpacaCancelResultSchema);
+
+/** A trade activity from `GET /v2/account/activities/FILL`. */
+export const alpacaFillSchema = z.looseObject({
+  id: z.string().min(1),
+  activity_type: z.string().optional(),
+  order_id: z.string().min(1),
+  symbol: z.string().min(1),
+  side: z.string().min(1),
+  qty: decimal,
+  price: decimal,
+  transaction_time: z.string().min(1),
+  /** `fill` or `partial_fill`. */
+  type: z.string().optional(),
+  leaves_qty: decimal.optional(),
+  cum_qty: decimal.optional(),
+});
+export type AlpacaFill = z.infer<typeof alpacaFillSchema>;
+
+export const alpacaFillListSchema = z.array(alpacaFillSchema);
+
+export function toBrokerOrder(o: AlpacaOrder): BrokerOrder {
+  return {
+    id: o.id,
+    clientOrderId: o.client_order_id,
+    status: o.status,
+    symbol: o.symbol,
+    side: o.side,
+    qty: o.qty,
+    filledQty: o.filled_qty,
+    filledAvgPrice: o.filled_avg_price,
+    type: o.type,
+    limitPrice: o.limit_price,
+    submittedAt: o.submitted_at,
+    createdAt: o.created_at,
+  };
+}
+
+export function toBrokerFill(f: AlpacaFill): BrokerFill {
+  return {
+    id: f.id,
+    orderId: f.order_id,
+    symbol: f.symbol,
+    side: f.side,
+    qty: f.qty,
+    price: f.price,
+    transactionTime: f.transaction_time,
+  };
+}
+
+/** The first few zod issues as one line, for outcome messages. */
+export function describeIssues(error: z.ZodError, max = 3): string {
+  const parts = error.issues.slice(0, max).map((issue) => {
+    const path = issue.path.length === 0 ? '(body)' : issue.path.map(String).join('.');
+    return `${path}: ${issue.message}`;
+  });
+  const more = error.issues.length > max ? ` (+${error.issues.length - max} more)` : '';
+  return parts.join('; ') + more;
+}

@@ -1,0 +1,49 @@
+import * as logger from 'firebase-functions/logger';
+
+/**
+ * Every log line haltgate writes is one of these named events, so operators can build
+ * log-based metrics and alerts on stable names. Fields never carry secrets.
+ */
+export const LogEvent = {
+  intentInvalid: 'intent_invalid',
+  intentConflict: 'intent_conflict',
+  intentDuplicate: 'intent_duplicate',
+  intentRefused: 'intent_refused',
+  claimHeld: 'claim_held',
+  claimCommitted: 'claim_committed',
+  claimReleased: 'claim_released',
+  brokerCallStarted: 'broker_call_started',
+  brokerOutcome: 'broker_outcome',
+  outcomeNotApplied: 'outcome_not_applied',
+  resolveLookup: 'resolve_lookup',
+  recordUnreadable: 'record_unreadable',
+  deliveryRetry: 'delivery_retry',
+  deliveryFailed: 'delivery_failed',
+  configInvalid: 'config_invalid',
+  shutdownRequested: 'shutdown_requested',
+  drainComplete: 'drain_complete',
+  drainTimedOut: 'drain_timed_out',
+} as const;
+export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent];
+
+export type LogFields = Record<string, unknown>;
+
+export interface EventLogger {
+  info(event: LogEvent, fields?: LogFields): void;
+  warn(event: LogEvent, fields?: LogFields): void;
+  error(event: LogEvent, fields?: LogFields): void;
+}
+
+/** Structured Cloud Logging through firebase-functions' logger. */
+export const cloudEventLogger: EventLogger = {
+  info: (event, fields) => logger.info(event, { event, ...fields }),
+  warn: (event, fields) => logger.warn(event, { event, ...fields }),
+  error: (event, fields) => logger.error(event, { event, ...fields }),
+};
+
+/** Keeps events in memory: for tests and the local stack's status line. */
+export function memoryEventLogger(): EventLogger & { events: Array<{ level: string; event: LogEvent; fields: LogFields }> } {
+  const events: Array<{ level: string; event: LogEvent; fields: LogFields }> = [];
+  const push = (level: string) => (event: LogEvent, fields: LogFields = {}) => void events.push({ level, event, fields });
+  return { events, info: push('info'), warn: push('warn'), error: push('error') };
+}

@@ -1,0 +1,87 @@
+import type { DocumentData } from 'firebase-admin/firestore';
+import { z } from 'zod';
+import { intentSchema } from '../domain/intent.js';
+import { SubmissionState, type HistoryEntry, type SubmissionRecord } from '../domain/submission.js';
+import { timestampsToDates, ts, withoutUndefined } from './firestore-values.js';
+
+/**
+ * `submissions/{intentId}` as stored. Times are Firestore Timestamps so that operators see
+ * dates in the console and queries can range over them; the domain sees epoch ms.
+ */
+const dateMs = z.date().transform((d) => d.getTime());
+
+const storedRecordSchema = z.object({
+  intentId: z.string(),
+  state: z.enum(SubmissionState),
+  reason: z.string().nullable(),
+  detail: z.string().nullable(),
+  intent: intentSchema,
+  strategyId: z.string(),
+  clientOrderId: z.string(),
+  brokerOrderId: z.string().nullable(),
+  brokerStatus: z.string().nullable(),
+  attempts: z.number().int().nonnegative(),
+  owner: z.object({ instanceId: z.string(), eventId: z.string(), deadlineAt: dateMs }).nullable(),
+  executionMode: z.string(),
+  claimedAt: dateMs.nullable(),
+  updatedAt: dateMs,
+  history: z.array(
+    z.object({
+      state: z.enum(SubmissionState),
+      at: dateMs,
+      reason: z.string().optional(),
+      attempt: z.number().int().optional(),
+    }),
+  ),
+});
+
+export function recordToDocument(record: SubmissionRecord): DocumentData {
+  return {
+    intentId: record.intentId,
+    state: record.state,
+    reason: record.reason,
+    detail: record.detail,
+    intent: record.intent,
+    strategyId: record.strategyId,
+    clientOrderId: record.clientOrderId,
+    brokerOrderId: record.brokerOrderId,
+    brokerStatus: record.brokerStatus,
+    attempts: record.attempts,
+    owner:
+      record.owner === null
+        ? null
+        : { instanceId: record.owner.instanceId, eventId: record.owner.eventId, deadlineAt: ts(record.owner.deadlineAtMs) },
+    executionMode: record.executionMode,
+    claimedAt: record.claimedAtMs === null ? null : ts(record.claimedAtMs),
+    updatedAt: ts(record.updatedAtMs),
+    history: record.history.map((h) => withoutUndefined({ state: h.state, at: ts(h.atMs), reason: h.reason, attempt: h.attempt })),
+  };
+}
+
+export function recordFromDocument(data: DocumentData): { ok: true; record: SubmissionRecord } | { ok: false; problem: string } {
+  const parsed = storedRecordSchema.safeParse(timestampsToDates(data));
+  if (!parsed.success) {
+    return { ok: false, problem: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  }
+  const d = parsed.data;
+  return {
+    ok: true,
+    record: {
+      intentId: d.intentId,
+      state: d.state,
+      reason: d.reason,
+      detail: d.detail,
+      intent: d.intent,
+      strategyId: d.strategyId,
+      clientOrderId: d.clientOrderId,
+      brokerOrderId: d.brokerOrderId,
+      brokerStatus: d.brokerStatus,
+      attempts: d.attempts,
+      owner: d.owner === null ? null : { instanceId: d.owner.instanceId, eventId: d.owner.eventId, deadlineAtMs: d.owner.deadlineAt },
+      executionMode: d.executionMode,
+      claimedAtMs: d.claimedAt,
+      updatedAtMs: d.updatedAt,
+      history: d.history.map((h): HistoryEntry => withoutUndefined({ state: h.state, atMs: h.at, reason: h.reason, attempt: h.attempt })),
+    },
+  };
+}

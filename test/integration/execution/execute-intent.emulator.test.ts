@@ -1,0 +1,330 @@
+/**
+ * The exported `executeIntent`, invoked as the functions framework invokes it (with the whole
+ * CloudEvent, not `.run`), against the embedded Firestore and the Alpaca simulator over HTTP.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { executeIntent } from '../../../functions/src/index.js';
+import { makeIntent, pubsubCloudEvent } from '../../support/intents.js';
+import { deliveryError, startTestBackends, type TestBackends } from '../../support/backends.js';
+
+let b: TestBackends;
+
+function deliver(event: ReturnType<typeof pubsubCloudEvent>): Promise<unknown> {
+  return (executeIntent as unknown as (e: unknown) => Promise<unknown>)(event);
+}
+
+async function record(intentId: string) {
+  const snap = await b.db.doc(`submissions/${intentId}`).get();
+  return snap.data();
+}
+
+function ordersFor(clientOrderId: string) {
+  return b.sim.orders().filter((o) => o.client_order_id === clientOrderId);
+}
+
+function submitRequests() {
+  return b.sim.requestLog.filter((r) => r.method === 'POST' && r.path === '/v2/orders');
+}
+
+beforeAll(async () => {
+  b = await startTestBackends();
+});
+afterAll(async () => {
+  await b?.stop();
+});
+beforeEach(async () => {
+  await b.reset();
+});
+
+describe('executeIntent: the happy path', () => {
+  it('claims, submits once, and records the broker order', async () => {
+    const intent = makeIntent({ type: 'limit', limitPrice: 187.5, qty: 3 });
+    await deliver(pubsubCloudEvent(intent));
+
+    const orders = ordersFor(intent.intentId);
+    expect(orders).toHaveLength(1);
+    expect(orders[0]).toMatchObject({ symbol: 'AAPL', side: 'buy', qty: '3', type: 'limit', limit_price: '187.5' });
+
+    const rec = await record(intent.intentId);
+    expect(rec).toMatchObject({
+      state: 'submitted',
+      reason: null,
+      intent,
+      strategyId: intent.strategyId,
+      clientOrderId: intent.intentId,
+      brokerOrderId: orders[0]!.id,
+      attempts: 1,
+      executionMode: 'paper',
+    });
+    expect(rec!.claimedAt.toMillis()).toBeLessThanOrEqual(rec!.updatedAt.toMillis());
+    expect(rec!.history.map((h: { state: string }) => h.state)).toEqual(['submitting', 'submitted']);
+  });
+});
+
+describe('G1: at most one order per intent', () => {
+  it('duplicate delivery ×5 of one message makes one broker order', async () => {
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    for (let i = 0; i < 5; i++) await deliver(event);
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+    expect(submitRequests()).toHaveLength(1);
+    expect((await record(intent.intentId))!.state).toBe('submitted');
+  });
+
+  it('the same intent published five times (five event ids) makes one broker order', async () => {
+    const intent = makeIntent();
+    for (let i = 0; i < 5; i++) await deliver(pubsubCloudEvent(intent));
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+  });
+
+  it('50 concurrent deliveries of one intent make one order; the rest are redelivered and settle', async () => {
+    b.sim.faults.set({ latencyMs: 150 });
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    const errors = await Promise.all(Array.from({ length: 50 }, () => deliveryError(deliver(event))));
+    const held = errors.filter((e) => e !== null);
+    // Every refusal is a retryable "claim held" (the claim owner was calling the broker).
+    for (const e of held) expect(e).toMatchObject({ name: 'ClaimHeldError', retryable: true });
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+
+    // Pub/Sub redelivers the refused ones: they are duplicates now.
+    const again = await Promise.all(held.map(() => deliveryError(deliver(event))));
+    expect(again.every((e) => e === null)).toBe(true);
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+    expect(submitRequests()).toHaveLength(1);
+  });
+});
+
+describe('G2: a halt serialises against claims', () => {
+  it('halting while 200 intents are in flight: no claim commits after the halt', async () => {
+    b.sim.faults.set({ latencyMs: { min: 5, max: 40 } });
+    const intents = Array.from({ length: 200 }, (_, i) => makeIntent({ strategyId: `s${i % 4}` }));
+    const deliveries = intents.map((intent) => deliveryError(deliver(pubsubCloudEvent(intent))));
+    // Halt once some claims have committed and many have not.
+    await waitUntil(async () => (await b.db.collection('submissions').count().get()).data().count >= 20);
+    b.firestore.commitLog.clear();
+    const haltWrite = await b.db.doc('ops/killSwitch').set({ halted: true, reason: 'test halt', updatedBy: 'test' });
+    const errors = await Promise.all(deliveries);
+    expect(errors.filter((e) => e !== null)).toEqual([]);
+
+    const haltCommit = b.firestore.commitLog.entries().find((c) => c.writes.includes('ops/killSwitch'));
+    expect(haltCommit).toBeDefined();
+    const snaps = await b.db.collection('submissions').get();
+    const byId = new Map(snaps.docs.map((d) => [d.id, d.data()]));
+    expect(byId.size).toBe(200);
+
+    let afterHalt = 0;
+    for (const commit of b.firestore.commitLog.entries()) {
+      if (commit.seq <= haltCommit!.seq) continue;
+      for (const name of commit.writes) {
+        if (!name.startsWith('submissions/')) continue;
+        const rec = byId.get(name.slice('submissions/'.length))!;
+        // After the halt a submission document is only ever written as refused/halted, or
+        // updated with the outcome of a claim that committed before the halt.
+        const claimedBeforeHalt = rec.claimedAt !== null && rec.claimedAt.toMillis() <= haltWrite.writeTime.toMillis();
+        if (rec.state === 'refused') expect(rec.reason).toBe('halted');
+        else expect(claimedBeforeHalt).toBe(true);
+        afterHalt += 1;
+      }
+    }
+    expect(afterHalt).toBeGreaterThan(0);
+    // The broker holds an order only for intents whose claim committed before the halt.
+    const refusedHalted = [...byId.values()].filter((r) => r.state === 'refused');
+    expect(refusedHalted.length).toBeGreaterThan(0);
+    for (const order of b.sim.orders()) {
+      const rec = byId.get(order.client_order_id)!;
+      expect(rec.state).toBe('submitted');
+      expect(rec.claimedAt.toMillis()).toBeLessThanOrEqual(haltWrite.writeTime.toMillis());
+    }
+    for (const r of refusedHalted) expect(ordersFor(r.intentId)).toHaveLength(0);
+  });
+});
+
+describe('G6: fail closed', () => {
+  it('a missing kill-switch document submits nothing', async () => {
+    await b.reset({ killSwitch: false });
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    expect(await record(intent.intentId)).toMatchObject({ state: 'refused', reason: 'halted' });
+    expect((await record(intent.intentId))!.detail).toMatch(/does not exist/);
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+
+  it('a malformed kill-switch document (halted: "false") submits nothing', async () => {
+    await b.db.doc('ops/killSwitch').set({ halted: 'false' });
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    expect(await record(intent.intentId)).toMatchObject({ state: 'refused', reason: 'halted' });
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+
+  it('EXECUTION_HALTED with a typo halts, and says so', async () => {
+    process.env.EXECUTION_HALTED = 'flase';
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    const rec = await record(intent.intentId);
+    expect(rec).toMatchObject({ state: 'refused', reason: 'halted' });
+    expect(rec!.detail).toMatch(/EXECUTION_HALTED="flase"/);
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+
+  it('a mistyped EXECUTION_MODE refuses with config_invalid', async () => {
+    process.env.EXECUTION_MODE = 'Live';
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    expect(await record(intent.intentId)).toMatchObject({ state: 'refused', reason: 'config_invalid' });
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+
+  it('EXECUTION_MODE=off refuses with mode_off; dry_run records the decision and calls nothing', async () => {
+    process.env.EXECUTION_MODE = 'off';
+    const off = makeIntent();
+    await deliver(pubsubCloudEvent(off));
+    expect(await record(off.intentId)).toMatchObject({ state: 'refused', reason: 'mode_off' });
+
+    process.env.EXECUTION_MODE = 'dry_run';
+    const dry = makeIntent();
+    await deliver(pubsubCloudEvent(dry));
+    expect(await record(dry.intentId)).toMatchObject({ state: 'dry_run', executionMode: 'dry_run', brokerOrderId: null });
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+
+  it('paper mode without broker keys refuses with config_invalid', async () => {
+    delete process.env.ALPACA_SECRET_KEY;
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    const rec = await record(intent.intentId);
+    expect(rec).toMatchObject({ state: 'refused', reason: 'config_invalid' });
+    expect(rec!.detail).toMatch(/ALPACA_SECRET_KEY/);
+    expect(JSON.stringify(rec)).not.toContain(b.sim.secretKey);
+  });
+
+  it('an expired intent is refused, never sent late', async () => {
+    const intent = makeIntent({ createdAt: '2020-01-01T00:00:00Z', expiresAt: '2020-01-01T00:01:00Z' });
+    await deliver(pubsubCloudEvent(intent));
+    expect(await record(intent.intentId)).toMatchObject({ state: 'refused', reason: 'expired' });
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+});
+
+describe('G4: the deadline budget', () => {
+  it('a claim that commits too close to the deadline is released, and a redelivery succeeds', async () => {
+    Object.assign(process.env, { EXECUTE_TIMEOUT_SECONDS: '3', MIN_SUBMIT_BUDGET_MS: '2000', DEADLINE_MARGIN_MS: '500' });
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    // The claim's commit takes 1.5 s (a contended transaction backing off): 1.5 s remain < 2 s.
+    b.firestore.faults.setLatency('Commit', 1500);
+    const err = await deliveryError(deliver(event));
+    b.firestore.faults.setLatency('Commit', 0);
+    expect(err).toMatchObject({ name: 'DeadlineBudgetError', retryable: true });
+    expect(b.sim.requestLog).toHaveLength(0);
+    expect(await record(intent.intentId)).toMatchObject({ state: 'released', attempts: 1 });
+
+    await deliver(event);
+    expect(await record(intent.intentId)).toMatchObject({ state: 'submitted', attempts: 2 });
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+  });
+});
+
+describe('unknown outcomes are resolved by lookup, never by resubmission', () => {
+  it.each(['lost_response', 'hang_after_place'] as const)('%s: unknown, then a redelivery finds the order', async (fault) => {
+    process.env.BROKER_TIMEOUT_MS = '300';
+    b.sim.faults.next([fault]);
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    const err = await deliveryError(deliver(event));
+    expect(err).toMatchObject({ name: 'BrokerOutcomeUnknownError', retryable: true });
+    expect(await record(intent.intentId)).toMatchObject({ state: 'unknown', attempts: 1 });
+
+    await deliver(event);
+    const orders = ordersFor(intent.intentId);
+    expect(orders).toHaveLength(1);
+    expect(await record(intent.intentId)).toMatchObject({ state: 'submitted', brokerOrderId: orders[0]!.id, attempts: 1 });
+    expect(submitRequests()).toHaveLength(1);
+  });
+
+  it('a timeout before the broker placed anything stays unknown and is never resubmitted', async () => {
+    process.env.BROKER_TIMEOUT_MS = '300';
+    b.sim.faults.next(['hang_before_place']);
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    expect(await deliveryError(deliver(event))).toMatchObject({ name: 'BrokerOutcomeUnknownError' });
+    expect(await deliveryError(deliver(event))).toMatchObject({ name: 'BrokerOutcomeUnknownError' });
+    expect(submitRequests()).toHaveLength(1);
+    expect(ordersFor(intent.intentId)).toHaveLength(0);
+    expect(await record(intent.intentId)).toMatchObject({ state: 'unknown' });
+  });
+
+  it('a 5xx is unknown (it may have been placed) and resolves by lookup', async () => {
+    b.sim.faults.next(['503']);
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    expect(await deliveryError(deliver(event))).toMatchObject({ name: 'BrokerOutcomeUnknownError' });
+    expect(await deliveryError(deliver(event))).toMatchObject({ name: 'BrokerOutcomeUnknownError' });
+    expect(submitRequests()).toHaveLength(1);
+  });
+});
+
+describe('definitive broker answers', () => {
+  it('insufficient buying power is recorded as rejected and acknowledged', async () => {
+    b.sim.faults.next(['insufficient_buying_power']);
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    const rec = await record(intent.intentId);
+    expect(rec).toMatchObject({ state: 'rejected' });
+    expect(rec!.detail).toMatch(/buying power/i);
+    expect(ordersFor(intent.intentId)).toHaveLength(0);
+  });
+
+  it('a 429 releases the claim; the redelivery submits', async () => {
+    b.sim.faults.next(['rate_limit']);
+    const intent = makeIntent();
+    const event = pubsubCloudEvent(intent);
+    expect(await deliveryError(deliver(event))).toMatchObject({ name: 'BrokerNotPlacedError', retryable: true });
+    expect(await record(intent.intentId)).toMatchObject({ state: 'released' });
+    await deliver(event);
+    expect(await record(intent.intentId)).toMatchObject({ state: 'submitted', attempts: 2 });
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+  });
+});
+
+describe('G5: every invalid message is kept with its reasons', () => {
+  const cases: Array<[string, Parameters<typeof pubsubCloudEvent>[1], string, RegExp]> = [
+    ['no data', { rawData: null }, 'empty', /empty/],
+    ['blank data', { rawData: '   ' }, 'empty', /empty/],
+    ['not JSON', { rawData: '{"intentId": ' }, 'not_json', /not JSON/],
+    ['too large', { rawData: 'x'.repeat(300 * 1024) }, 'too_large', /at most/],
+    ['schema: missing fields', { rawData: '{"intentId":"a"}' }, 'schema', /strategyId/],
+    ['schema: limit without price', { rawData: JSON.stringify({ ...makeIntent(), type: 'limit' }) }, 'schema', /limitPrice/],
+    ['schema: unknown field', { rawData: JSON.stringify({ ...makeIntent(), expires_at: 'x' }) }, 'schema', /expires_at/],
+    ['schema: negative qty', { rawData: JSON.stringify({ ...makeIntent(), qty: -1 }) }, 'schema', /qty/],
+  ];
+  it.each(cases)('%s', async (_name, opts, failure, issuePattern) => {
+    const event = pubsubCloudEvent(null, { ...opts, attributes: { source: 'test' } });
+    await deliver(event); // acknowledged: no throw
+    const kept = (await b.db.doc(`invalidIntents/${event.id}`).get()).data();
+    expect(kept).toMatchObject({ eventId: event.id, failure, attributes: { source: 'test' } });
+    expect(JSON.stringify(kept!.issues)).toMatch(issuePattern);
+    expect((await b.db.collection('submissions').get()).size).toBe(0);
+    expect(b.sim.requestLog).toHaveLength(0);
+  });
+
+  it('the same intentId with a different payload is an intent_conflict, never submitted', async () => {
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    const conflicting = pubsubCloudEvent({ ...intent, qty: 500 });
+    await deliver(conflicting);
+    expect(ordersFor(intent.intentId)).toHaveLength(1);
+    expect(ordersFor(intent.intentId)[0]!.qty).toBe('1');
+    const kept = (await b.db.doc(`invalidIntents/${conflicting.id}`).get()).data();
+    expect(kept).toMatchObject({ failure: 'intent_conflict', intentId: intent.intentId });
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

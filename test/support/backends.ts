@@ -1,0 +1,80 @@
+import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
+import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import { startAlpacaSimulator, type AlpacaSimulator } from '../../dev/alpaca-sim/server.js';
+import { startEmbeddedFirestore, type EmbeddedFirestore } from '../../dev/firestore/embedded-firestore.js';
+
+export const TEST_PROJECT_ID = 'demo-haltgate';
+
+/** Environment of the exported functions in tests: paper trading against the simulator. */
+export function functionEnv(firestore: EmbeddedFirestore, sim: AlpacaSimulator): Record<string, string> {
+  return {
+    FIRESTORE_EMULATOR_HOST: firestore.host,
+    GCLOUD_PROJECT: TEST_PROJECT_ID,
+    GOOGLE_CLOUD_PROJECT: TEST_PROJECT_ID,
+    EXECUTION_MODE: 'paper',
+    EXECUTION_HALTED: 'false',
+    ALPACA_BASE_URL: sim.url,
+    ALPACA_KEY_ID: sim.keyId,
+    ALPACA_SECRET_KEY: sim.secretKey,
+    EXECUTE_TIMEOUT_SECONDS: '60',
+    MIN_SUBMIT_BUDGET_MS: '5000',
+    BROKER_TIMEOUT_MS: '2000',
+    DEADLINE_MARGIN_MS: '1000',
+    OWNER_GRACE_MS: '1000',
+    MAX_INTENT_AGE_MS: '0',
+  };
+}
+
+export interface TestBackends {
+  firestore: EmbeddedFirestore;
+  sim: AlpacaSimulator;
+  /** A firebase-admin client of the test's own (the functions have theirs). */
+  db: Firestore;
+  env: Record<string, string>;
+  /** Sets the environment back to `env` (tests change single variables). */
+  resetEnv(): void;
+  /** Empties Firestore and the simulator, and writes `ops/killSwitch {halted:false}`. */
+  reset(opts?: { killSwitch?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let appCounter = 0;
+
+export async function startTestBackends(): Promise<TestBackends> {
+  const firestore = await startEmbeddedFirestore({ projectId: TEST_PROJECT_ID });
+  const sim = await startAlpacaSimulator();
+  const env = functionEnv(firestore, sim);
+  const resetEnv = () => Object.assign(process.env, env);
+  resetEnv();
+  appCounter += 1;
+  const app: App = initializeApp({ projectId: TEST_PROJECT_ID }, `test-${process.pid}-${appCounter}`);
+  const db = getFirestore(app);
+  return {
+    firestore,
+    sim,
+    db,
+    env,
+    resetEnv,
+    async reset(opts = {}) {
+      resetEnv();
+      await firestore.reset();
+      sim.reset();
+      if (opts.killSwitch !== false) await db.doc('ops/killSwitch').set({ halted: false, reason: 'test', updatedBy: 'test' });
+    },
+    async stop() {
+      await deleteApp(app);
+      await sim.stop();
+      await firestore.stop();
+    },
+  };
+}
+
+/** The error a delivery threw (the platform would answer 500 and redeliver), or null. */
+export async function deliveryError(p: Promise<unknown>): Promise<Error | null> {
+  try {
+    await p;
+    return null;
+  } catch (err) {
+    return err as Error;
+  }
+}
