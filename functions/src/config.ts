@@ -129,8 +129,8 @@ const envSchema = z
       .string()
       .trim()
       .refine((v) => v === '' || URL.canParse(v), 'ALPACA_BASE_URL must be empty or a URL'),
-    ALPACA_KEY_ID: z.string().optional(),
-    ALPACA_SECRET_KEY: z.string().optional(),
+    ALPACA_KEY_ID: z.string().trim().optional(),
+    ALPACA_SECRET_KEY: z.string().trim().optional(),
   })
   .superRefine((env, ctx) => {
     if (env.MIN_SUBMIT_BUDGET_MS <= env.DEADLINE_MARGIN_MS) {

@@ -106,11 +106,12 @@ export function parseIntentText(text: string): IntentParseResult {
   if (text.trim() === '') {
     return { ok: false, failure: IntentParseFailure.empty, issues: [{ path: '(message)', message: 'message data is empty' }] };
   }
-  if (text.length > MAX_INTENT_BYTES) {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_INTENT_BYTES) {
     return {
       ok: false,
       failure: IntentParseFailure.too_large,
-      issues: [{ path: '(message)', message: `message data is ${text.length} bytes; at most ${MAX_INTENT_BYTES} are accepted` }],
+      issues: [{ path: '(message)', message: `message data is ${bytes} bytes; at most ${MAX_INTENT_BYTES} are accepted` }],
     };
   }
   let value: unknown;

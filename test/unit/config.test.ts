@@ -1,0 +1,259 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  describeConfig,
+  FALLBACK_TIMEOUTS,
+  loadRuntimeConfig,
+  PARAM_SPECS,
+  type RuntimeConfig,
+  type RuntimeConfigResult,
+} from '../../functions/src/config.js';
+
+const DEFAULTS: RuntimeConfig = {
+  executionMode: 'dry_run',
+  executionHalted: 'false',
+  executeTimeoutSeconds: 60,
+  minSubmitBudgetMs: 15_000,
+  brokerTimeoutMs: 10_000,
+  deadlineMarginMs: 3_000,
+  ownerGraceMs: 30_000,
+  maxIntentAgeMs: 0,
+  alpacaBaseUrl: null,
+  alpacaKeyId: null,
+  alpacaSecretKey: null,
+};
+
+const KEYS = { ALPACA_KEY_ID: 'PKTESTKEYID123', ALPACA_SECRET_KEY: 'sEcReT/with+chars=' };
+
+function ok(result: RuntimeConfigResult): RuntimeConfig {
+  if (!result.ok) throw new Error(`expected ok, got ${JSON.stringify(result.problems)}`);
+  return result.config;
+}
+
+function problems(env: Record<string, string | undefined>): string[] {
+  const r = loadRuntimeConfig(env);
+  expect(r.ok).toBe(false);
+  return r.ok ? [] : r.problems;
+}
+
+describe('loadRuntimeConfig: defaults', () => {
+  it('an empty environment gives the declared defaults (mode dry_run, no secrets)', () => {
+    expect(ok(loadRuntimeConfig({}))).toEqual(DEFAULTS);
+  });
+
+  it('the defaults are the ones PARAM_SPECS declares', () => {
+    const c = ok(loadRuntimeConfig({}));
+    expect(c.executionMode).toBe(PARAM_SPECS.EXECUTION_MODE.default);
+    expect(c.executionHalted).toBe(PARAM_SPECS.EXECUTION_HALTED.default);
+    expect(c.executeTimeoutSeconds).toBe(PARAM_SPECS.EXECUTE_TIMEOUT_SECONDS.default);
+    expect(c.minSubmitBudgetMs).toBe(PARAM_SPECS.MIN_SUBMIT_BUDGET_MS.default);
+    expect(c.brokerTimeoutMs).toBe(PARAM_SPECS.BROKER_TIMEOUT_MS.default);
+    expect(c.deadlineMarginMs).toBe(PARAM_SPECS.DEADLINE_MARGIN_MS.default);
+    expect(c.ownerGraceMs).toBe(PARAM_SPECS.OWNER_GRACE_MS.default);
+    expect(c.maxIntentAgeMs).toBe(PARAM_SPECS.MAX_INTENT_AGE_MS.default);
+    expect(FALLBACK_TIMEOUTS).toEqual({ executeTimeoutSeconds: 60, ownerGraceMs: 30_000 });
+  });
+
+  it('an empty string means the default', () => {
+    const env = Object.fromEntries(Object.keys(PARAM_SPECS).map((k) => [k, '']));
+    expect(ok(loadRuntimeConfig(env))).toEqual(DEFAULTS);
+  });
+
+  it('ignores unrelated variables', () => {
+    expect(ok(loadRuntimeConfig({ PATH: '/bin', HOME: '/root', EXECUTION_MODEX: 'live' }))).toEqual(DEFAULTS);
+  });
+
+  it('reads every value that is set', () => {
+    const c = ok(
+      loadRuntimeConfig({
+        EXECUTION_MODE: 'live',
+        EXECUTION_HALTED: 'true',
+        EXECUTE_TIMEOUT_SECONDS: '540',
+        MIN_SUBMIT_BUDGET_MS: '20000',
+        BROKER_TIMEOUT_MS: '15000',
+        DEADLINE_MARGIN_MS: '0',
+        OWNER_GRACE_MS: '0',
+        MAX_INTENT_AGE_MS: '60000',
+        ALPACA_BASE_URL: 'http://127.0.0.1:8080',
+        ...KEYS,
+      }),
+    );
+    expect(c).toEqual({
+      executionMode: 'live',
+      executionHalted: 'true',
+      executeTimeoutSeconds: 540,
+      minSubmitBudgetMs: 20_000,
+      brokerTimeoutMs: 15_000,
+      deadlineMarginMs: 0,
+      ownerGraceMs: 0,
+      maxIntentAgeMs: 60_000,
+      alpacaBaseUrl: 'http://127.0.0.1:8080',
+      alpacaKeyId: KEYS.ALPACA_KEY_ID,
+      alpacaSecretKey: KEYS.ALPACA_SECRET_KEY,
+    });
+  });
+
+  it('trims whitespace around whole numbers', () => {
+    expect(ok(loadRuntimeConfig({ EXECUTE_TIMEOUT_SECONDS: ' 120 ' })).executeTimeoutSeconds).toBe(120);
+  });
+
+  it('keeps EXECUTION_HALTED raw: the kill switch parses it', () => {
+    expect(ok(loadRuntimeConfig({ EXECUTION_HALTED: ' flase ' })).executionHalted).toBe(' flase ');
+  });
+
+  it.each(['off', 'dry_run'])('mode %s needs no secrets', (mode) => {
+    expect(ok(loadRuntimeConfig({ EXECUTION_MODE: mode })).executionMode).toBe(mode);
+  });
+
+  it.each(['paper', 'live'])('mode %s with both secrets is ok', (mode) => {
+    expect(ok(loadRuntimeConfig({ EXECUTION_MODE: mode, ...KEYS })).executionMode).toBe(mode);
+  });
+});
+
+describe('loadRuntimeConfig: invalid values', () => {
+  it.each(['Paper ', 'livee', 'LIVE', 'dry-run', 'on'])('EXECUTION_MODE %j is refused with a problem naming it', (mode) => {
+    const r = loadRuntimeConfig({ EXECUTION_MODE: mode, ...KEYS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems).toEqual([`EXECUTION_MODE=${JSON.stringify(mode)} is not one of off, dry_run, paper, live`]);
+    // The rest of the config is still readable (the deadline and the halted param are needed).
+    expect(r.partial.executionMode).toBe('off');
+    expect(r.partial.executeTimeoutSeconds).toBe(60);
+    expect(r.partial.executionHalted).toBe('false');
+  });
+
+  it.each([
+    ['0', 'EXECUTE_TIMEOUT_SECONDS must be at least 1'],
+    ['-5', 'EXECUTE_TIMEOUT_SECONDS must be at least 1'],
+    ['541', 'EXECUTE_TIMEOUT_SECONDS must be at most 540'],
+    ['abc', 'EXECUTE_TIMEOUT_SECONDS must be a whole number'],
+    ['1.5', 'EXECUTE_TIMEOUT_SECONDS must be a whole number'],
+    ['60s', 'EXECUTE_TIMEOUT_SECONDS must be a whole number'],
+    ['1e2', 'EXECUTE_TIMEOUT_SECONDS must be a whole number'],
+    ['0x3c', 'EXECUTE_TIMEOUT_SECONDS must be a whole number'],
+  ])('EXECUTE_TIMEOUT_SECONDS=%j is refused: %s', (value, message) => {
+    const r = loadRuntimeConfig({ EXECUTE_TIMEOUT_SECONDS: value });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems).toContain(message);
+    expect(r.partial).toEqual({});
+  });
+
+  it.each([
+    ['MIN_SUBMIT_BUDGET_MS', '0', 'MIN_SUBMIT_BUDGET_MS must be at least 1'],
+    ['BROKER_TIMEOUT_MS', '0', 'BROKER_TIMEOUT_MS must be at least 1'],
+    ['BROKER_TIMEOUT_MS', '540001', 'BROKER_TIMEOUT_MS must be at most 540000'],
+    ['DEADLINE_MARGIN_MS', '-1', 'DEADLINE_MARGIN_MS must be at least 0'],
+    ['OWNER_GRACE_MS', 'soon', 'OWNER_GRACE_MS must be a whole number'],
+    ['OWNER_GRACE_MS', '86400001', 'OWNER_GRACE_MS must be at most 86400000'],
+    ['MAX_INTENT_AGE_MS', '-1', 'MAX_INTENT_AGE_MS must be at least 0'],
+    ['MAX_INTENT_AGE_MS', '604800001', 'MAX_INTENT_AGE_MS must be at most 604800000'],
+  ])('%s=%j is refused: %s', (name, value, message) => {
+    expect(problems({ [name]: value })).toContain(message);
+  });
+
+  it('MIN_SUBMIT_BUDGET_MS equal to DEADLINE_MARGIN_MS is refused; one more is fine', () => {
+    expect(problems({ MIN_SUBMIT_BUDGET_MS: '3000', DEADLINE_MARGIN_MS: '3000' })).toEqual([
+      'MIN_SUBMIT_BUDGET_MS (3000) must be greater than DEADLINE_MARGIN_MS (3000)',
+    ]);
+    expect(problems({ MIN_SUBMIT_BUDGET_MS: '2000', DEADLINE_MARGIN_MS: '3000' })).toEqual([
+      'MIN_SUBMIT_BUDGET_MS (2000) must be greater than DEADLINE_MARGIN_MS (3000)',
+    ]);
+    expect(ok(loadRuntimeConfig({ MIN_SUBMIT_BUDGET_MS: '3001', DEADLINE_MARGIN_MS: '3000' })).minSubmitBudgetMs).toBe(3001);
+  });
+
+  it('MIN_SUBMIT_BUDGET_MS at or above the function timeout is refused; just below is fine', () => {
+    expect(problems({ EXECUTE_TIMEOUT_SECONDS: '15', MIN_SUBMIT_BUDGET_MS: '15000' })).toEqual([
+      'MIN_SUBMIT_BUDGET_MS (15000) must be below EXECUTE_TIMEOUT_SECONDS (15 s), or no intent could ever be submitted',
+    ]);
+    expect(problems({ EXECUTE_TIMEOUT_SECONDS: '10' })[0]).toMatch(/MIN_SUBMIT_BUDGET_MS \(15000\) must be below EXECUTE_TIMEOUT_SECONDS \(10 s\)/);
+    expect(ok(loadRuntimeConfig({ EXECUTE_TIMEOUT_SECONDS: '15', MIN_SUBMIT_BUDGET_MS: '14999' })).executeTimeoutSeconds).toBe(15);
+  });
+
+  it.each(['not a url', 'http//missing-colon', '://x'])('ALPACA_BASE_URL=%j is refused', (url) => {
+    expect(problems({ ALPACA_BASE_URL: url })).toEqual(['ALPACA_BASE_URL must be empty or a URL']);
+  });
+
+  it.each(['paper', 'live'])('mode %s without secrets is refused, naming both', (mode) => {
+    for (const env of [{}, { ALPACA_KEY_ID: 'k' }, { ALPACA_SECRET_KEY: 's' }, { ALPACA_KEY_ID: '', ALPACA_SECRET_KEY: '' }]) {
+      const r = loadRuntimeConfig({ EXECUTION_MODE: mode, ...env });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.problems).toEqual([`EXECUTION_MODE=${mode} needs the secrets ALPACA_KEY_ID and ALPACA_SECRET_KEY`]);
+    }
+  });
+
+  it('reports several problems at once', () => {
+    const p = problems({ EXECUTION_MODE: 'livee', BROKER_TIMEOUT_MS: 'x', ALPACA_BASE_URL: 'nope' });
+    expect(p).toEqual(
+      expect.arrayContaining([
+        'BROKER_TIMEOUT_MS must be a whole number',
+        'ALPACA_BASE_URL must be empty or a URL',
+        'EXECUTION_MODE="livee" is not one of off, dry_run, paper, live',
+      ]),
+    );
+  });
+
+  it('never throws', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...Object.keys(PARAM_SPECS), 'ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'), fc.string()), (env) => {
+        const r = loadRuntimeConfig(env);
+        if (!r.ok) expect(r.problems.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('describeConfig', () => {
+  it('shows secrets as <omitted> and keeps everything else', () => {
+    const c = ok(loadRuntimeConfig({ EXECUTION_MODE: 'paper', ...KEYS }));
+    const d = describeConfig(c);
+    expect(d).toEqual({ ...c, alpacaKeyId: '<omitted>', alpacaSecretKey: '<omitted>' });
+    const json = JSON.stringify(d);
+    expect(json).not.toContain(KEYS.ALPACA_KEY_ID);
+    expect(json).not.toContain(KEYS.ALPACA_SECRET_KEY);
+  });
+
+  it('shows absent secrets as null', () => {
+    expect(describeConfig(ok(loadRuntimeConfig({})))).toMatchObject({ alpacaKeyId: null, alpacaSecretKey: null });
+    expect(describeConfig({})).toEqual({ alpacaKeyId: null, alpacaSecretKey: null });
+  });
+
+  it('hides the secrets of a partial (invalid) configuration too', () => {
+    const r = loadRuntimeConfig({ EXECUTION_MODE: 'livee', ...KEYS });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.partial.alpacaSecretKey).toBe(KEYS.ALPACA_SECRET_KEY);
+    const json = JSON.stringify(describeConfig(r.partial));
+    expect(json).not.toContain(KEYS.ALPACA_SECRET_KEY);
+    expect(json).not.toContain(KEYS.ALPACA_KEY_ID);
+  });
+
+  it('property: no secret value ever appears in the described configuration', () => {
+    const secretArb = fc.oneof(fc.string({ minLength: 1 }), fc.string({ unit: 'binary', minLength: 1 }), fc.stringMatching(/^[A-Za-z0-9/+=]{8,40}$/)).filter((secret) => secret.trim() !== '');
+    fc.assert(
+      fc.property(secretArb, secretArb, fc.constantFrom('paper', 'live', 'dry_run', 'off', 'livee'), (keyId, secret, mode) => {
+        const r = loadRuntimeConfig({ EXECUTION_MODE: mode, ALPACA_KEY_ID: keyId, ALPACA_SECRET_KEY: secret });
+        const config = r.ok ? r.config : r.partial;
+        const json = JSON.stringify(describeConfig(config));
+        // With the secrets hidden, the description is the same as for any other non-empty secret.
+        const hidden = 'alpacaKeyId' in config ? { ...config, alpacaKeyId: 'k', alpacaSecretKey: 's' } : config;
+        const baseline = JSON.stringify(describeConfig(hidden));
+        expect(json).toBe(baseline);
+        // The secret could coincide with text that is legitimately there (e.g. "0" in "60000").
+        for (const s of [keyId, secret]) {
+          const escaped = JSON.stringify(s).slice(1, -1);
+          if (!baseline.includes(escaped)) expect(json).not.toContain(escaped);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('broker secrets', () => {
+  it('a whitespace-only secret is missing', () => {
+    const result = loadRuntimeConfig({ EXECUTION_MODE: 'paper', ALPACA_KEY_ID: 'k', ALPACA_SECRET_KEY: '   ' });
+    expect(result.ok).toBe(false);
+  });
+});
