@@ -53,6 +53,11 @@ export const PARAM_SPECS = {
     default: 0,
     description: 'Refuse intents older than this (from createdAt) as expired; 0 disables (expiresAt still applies).',
   },
+  SHUTDOWN_DRAIN_TIMEOUT_MS: {
+    kind: 'int',
+    default: 8000,
+    description: "On SIGTERM, how long in-flight broker calls may finish before the process exits (under Cloud Run's 10 s grace).",
+  },
   ALPACA_BASE_URL: {
     kind: 'string',
     default: '',
@@ -82,6 +87,7 @@ export const params = {
   deadlineMarginMs: declare('DEADLINE_MARGIN_MS'),
   ownerGraceMs: declare('OWNER_GRACE_MS'),
   maxIntentAgeMs: declare('MAX_INTENT_AGE_MS'),
+  shutdownDrainTimeoutMs: declare('SHUTDOWN_DRAIN_TIMEOUT_MS'),
   alpacaBaseUrl: declare('ALPACA_BASE_URL'),
 };
 
@@ -100,6 +106,7 @@ export interface RuntimeConfig {
   deadlineMarginMs: number;
   ownerGraceMs: number;
   maxIntentAgeMs: number;
+  shutdownDrainTimeoutMs: number;
   alpacaBaseUrl: string | null;
   alpacaKeyId: string | null;
   alpacaSecretKey: string | null;
@@ -125,6 +132,7 @@ const envSchema = z
     DEADLINE_MARGIN_MS: intString('DEADLINE_MARGIN_MS', 0, 540_000),
     OWNER_GRACE_MS: intString('OWNER_GRACE_MS', 0, 86_400_000),
     MAX_INTENT_AGE_MS: intString('MAX_INTENT_AGE_MS', 0, 86_400_000 * 7),
+    SHUTDOWN_DRAIN_TIMEOUT_MS: intString('SHUTDOWN_DRAIN_TIMEOUT_MS', 0, 60_000),
     ALPACA_BASE_URL: z
       .string()
       .trim()
@@ -187,6 +195,7 @@ function toConfig(env: z.infer<typeof envSchema>, executionMode: ExecutionMode):
     deadlineMarginMs: env.DEADLINE_MARGIN_MS,
     ownerGraceMs: env.OWNER_GRACE_MS,
     maxIntentAgeMs: env.MAX_INTENT_AGE_MS,
+    shutdownDrainTimeoutMs: env.SHUTDOWN_DRAIN_TIMEOUT_MS,
     alpacaBaseUrl: env.ALPACA_BASE_URL === '' ? null : env.ALPACA_BASE_URL,
     alpacaKeyId: env.ALPACA_KEY_ID || null,
     alpacaSecretKey: env.ALPACA_SECRET_KEY || null,
@@ -206,4 +215,5 @@ export function describeConfig(config: Partial<RuntimeConfig>): Record<string, u
 export const FALLBACK_TIMEOUTS = {
   executeTimeoutSeconds: PARAM_SPECS.EXECUTE_TIMEOUT_SECONDS.default,
   ownerGraceMs: PARAM_SPECS.OWNER_GRACE_MS.default,
+  shutdownDrainTimeoutMs: PARAM_SPECS.SHUTDOWN_DRAIN_TIMEOUT_MS.default,
 } as const;

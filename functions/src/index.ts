@@ -10,19 +10,26 @@ import { onMessagePublished } from 'firebase-functions/v2/pubsub';
 import { ALPACA_BASE_URLS, createAlpacaBroker } from './broker/alpaca.js';
 import type { Broker } from './broker/broker.js';
 import { createDryRunBroker } from './broker/dry-run.js';
-import { alpacaKeyId, alpacaSecretKey, loadRuntimeConfig, params, type RuntimeConfig } from './config.js';
+import { alpacaKeyId, alpacaSecretKey, FALLBACK_TIMEOUTS, loadRuntimeConfig, params, type RuntimeConfig } from './config.js';
 import { systemClock } from './domain/clock.js';
 import type { ExecutionMode } from './domain/execution-mode.js';
 import { isRetryable } from './errors.js';
 import { handleExecuteIntent, type ExecuteIntentDeps } from './execution/handle-execute-intent.js';
 import { cloudEventLogger, LogEvent } from './logs.js';
 import { processShutdownGate } from './safety/shutdown-gate.js';
+import { installSigtermDrain } from './safety/sigterm-drain.js';
 import { createFirestoreSubmissionStore } from './store/submission-store.js';
-
-export const ORDER_INTENTS_TOPIC = 'order-intents';
+import { ORDER_INTENTS_TOPIC } from './topics.js';
 
 /** One id per process: claims name their owner with it. */
 const instanceId = `${process.env.K_REVISION ?? 'local'}-${randomUUID().slice(0, 8)}`;
+
+const startupConfig = loadRuntimeConfig(process.env);
+installSigtermDrain({
+  gate: processShutdownGate,
+  drainTimeoutMs: startupConfig.ok ? startupConfig.config.shutdownDrainTimeoutMs : FALLBACK_TIMEOUTS.shutdownDrainTimeoutMs,
+  log: cloudEventLogger,
+});
 
 let firestore: Firestore | undefined;
 function db(): Firestore {

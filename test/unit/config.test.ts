@@ -18,6 +18,7 @@ const DEFAULTS: RuntimeConfig = {
   deadlineMarginMs: 3_000,
   ownerGraceMs: 30_000,
   maxIntentAgeMs: 0,
+  shutdownDrainTimeoutMs: 8_000,
   alpacaBaseUrl: null,
   alpacaKeyId: null,
   alpacaSecretKey: null,
@@ -51,7 +52,8 @@ describe('loadRuntimeConfig: defaults', () => {
     expect(c.deadlineMarginMs).toBe(PARAM_SPECS.DEADLINE_MARGIN_MS.default);
     expect(c.ownerGraceMs).toBe(PARAM_SPECS.OWNER_GRACE_MS.default);
     expect(c.maxIntentAgeMs).toBe(PARAM_SPECS.MAX_INTENT_AGE_MS.default);
-    expect(FALLBACK_TIMEOUTS).toEqual({ executeTimeoutSeconds: 60, ownerGraceMs: 30_000 });
+    expect(c.shutdownDrainTimeoutMs).toBe(PARAM_SPECS.SHUTDOWN_DRAIN_TIMEOUT_MS.default);
+    expect(FALLBACK_TIMEOUTS).toEqual({ executeTimeoutSeconds: 60, ownerGraceMs: 30_000, shutdownDrainTimeoutMs: 8_000 });
   });
 
   it('an empty string means the default', () => {
@@ -74,6 +76,7 @@ describe('loadRuntimeConfig: defaults', () => {
         DEADLINE_MARGIN_MS: '0',
         OWNER_GRACE_MS: '0',
         MAX_INTENT_AGE_MS: '60000',
+        SHUTDOWN_DRAIN_TIMEOUT_MS: '5000',
         ALPACA_BASE_URL: 'http://127.0.0.1:8080',
         ...KEYS,
       }),
@@ -87,6 +90,7 @@ describe('loadRuntimeConfig: defaults', () => {
       deadlineMarginMs: 0,
       ownerGraceMs: 0,
       maxIntentAgeMs: 60_000,
+      shutdownDrainTimeoutMs: 5_000,
       alpacaBaseUrl: 'http://127.0.0.1:8080',
       alpacaKeyId: KEYS.ALPACA_KEY_ID,
       alpacaSecretKey: KEYS.ALPACA_SECRET_KEY,

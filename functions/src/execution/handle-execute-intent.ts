@@ -161,14 +161,16 @@ async function submitClaimed(
     throw go.error;
   }
 
-  const mode = config.executionMode;
-  const broker = deps.brokerFor(config, mode);
+  const broker = deps.brokerFor(config, config.executionMode);
   const intent = record.intent;
-  let outcome: SubmitOutcome;
+  let started = false;
   try {
-    outcome = await deps.gate.run(() => {
+    // The gate counts the call *and* the outcome write as in flight: a SIGTERM drain waits for
+    // both, so a call that reached the broker is never left recorded as `submitting`.
+    return await deps.gate.run(async () => {
+      started = true;
       deps.log.info(LogEvent.brokerCallStarted, { intentId, broker: broker.name, timeoutMs: go.brokerTimeoutMs });
-      return broker.submitOrder(
+      const outcome = await broker.submitOrder(
         {
           clientOrderId: record.clientOrderId,
           symbol: intent.symbol,
@@ -180,27 +182,39 @@ async function submitClaimed(
         },
         { timeoutMs: go.brokerTimeoutMs },
       );
+      deps.log.info(LogEvent.brokerOutcome, { intentId, kind: outcome.kind });
+      return await recordSubmitOutcome(deps, record, config, budget, broker, outcome);
     });
   } catch (err) {
-    // Only the gate throws here (brokers return outcomes): shutdown won the race, nothing sent.
-    if (err instanceof ShutdownInProgressError) {
-      await release(deps, intentId, expect, err.message);
-    }
+    // Shutdown won the race between the check above and the gate: nothing was sent.
+    if (!started && err instanceof ShutdownInProgressError) await release(deps, intentId, expect, err.message);
     throw err;
   }
-  deps.log.info(LogEvent.brokerOutcome, { intentId, kind: outcome.kind });
+}
 
+/** 5. Record what the broker said; throw when the delivery must come back. */
+async function recordSubmitOutcome(
+  deps: ExecuteIntentDeps,
+  record: SubmissionRecord,
+  config: RuntimeConfig,
+  budget: DeadlineBudget,
+  broker: Broker,
+  outcome: SubmitOutcome,
+): Promise<ExecuteResult> {
+  const { intentId } = record;
+  const expect = { attempt: record.attempts, from: [SubmissionState.submitting] as const };
+  const sent = callsBroker(config.executionMode);
   switch (outcome.kind) {
     case 'accepted': {
-      const state = callsBroker(mode) ? SubmissionState.submitted : SubmissionState.dry_run;
+      const state = sent ? SubmissionState.submitted : SubmissionState.dry_run;
       await writeOutcome(deps, intentId, expect, {
         state,
         reason: null,
-        detail: callsBroker(mode) ? `accepted by ${broker.name}` : 'dry run: decision recorded, no broker call',
-        brokerOrderId: callsBroker(mode) ? outcome.order.id : null,
+        detail: sent ? `accepted by ${broker.name}` : 'dry run: decision recorded, no broker call',
+        brokerOrderId: sent ? outcome.order.id : null,
         brokerStatus: outcome.order.status,
       });
-      return { outcome: state === SubmissionState.submitted ? ExecuteOutcome.submitted : ExecuteOutcome.dry_run, intentId, detail: outcome.order.id };
+      return { outcome: sent ? ExecuteOutcome.submitted : ExecuteOutcome.dry_run, intentId, detail: outcome.order.id };
     }
     case 'rejected':
       await writeOutcome(deps, intentId, expect, {
