@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
+    // Structured logs of passing tests are noise; a failing test shows its own.
+    silent: 'passed-only',
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration suites each start their own embedded servers on free ports; two cores.

@@ -34,7 +34,7 @@ installSigtermDrain({
 let firestore: Firestore | undefined;
 function db(): Firestore {
   if (!firestore) {
-    if (getApps().length === 0) initializeApp();
+    if (!getApps().some((app) => app.name === '[DEFAULT]')) initializeApp();
     firestore = getFirestore();
   }
   return firestore;

@@ -34,11 +34,14 @@ export interface EventLogger {
   error(event: LogEvent, fields?: LogFields): void;
 }
 
-/** Structured Cloud Logging through firebase-functions' logger. */
+/**
+ * Structured Cloud Logging through firebase-functions' logger. `write` with an explicit
+ * severity: `logger.error(string)` would attach a made-up stack trace to every event.
+ */
 export const cloudEventLogger: EventLogger = {
-  info: (event, fields) => logger.info(event, { event, ...fields }),
-  warn: (event, fields) => logger.warn(event, { event, ...fields }),
-  error: (event, fields) => logger.error(event, { event, ...fields }),
+  info: (event, fields) => logger.write({ severity: 'INFO', message: event, event, ...fields }),
+  warn: (event, fields) => logger.write({ severity: 'WARNING', message: event, event, ...fields }),
+  error: (event, fields) => logger.write({ severity: 'ERROR', message: event, event, ...fields }),
 };
 
 /** Keeps events in memory: for tests and the local stack's status line. */
