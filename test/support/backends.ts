@@ -1,12 +1,24 @@
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
 import { startAlpacaSimulator, type AlpacaSimulator } from '../../dev/alpaca-sim/server.js';
-import { startEmbeddedFirestore, type EmbeddedFirestore } from '../../dev/firestore/embedded-firestore.js';
+import {
+  useFirestoreEmulator,
+  type EmbeddedFirestore,
+  type ExternalFirestoreEmulator,
+} from '../../dev/firestore/embedded-firestore.js';
 
 export const TEST_PROJECT_ID = 'demo-haltgate';
 
+/**
+ * An official Firestore emulator already running (`firebase emulators:exec`) is used instead
+ * of the embedded one. Read when the test file loads, before any suite sets the variable.
+ */
+export const OFFICIAL_FIRESTORE_EMULATOR = process.env.FIRESTORE_EMULATOR_HOST ?? null;
+/** Why a test that needs the embedded server's hooks (commit log, latency) cannot run here. */
+export const NEEDS_EMBEDDED_FIRESTORE = `needs the embedded Firestore's commit log / fault hooks; FIRESTORE_EMULATOR_HOST=${OFFICIAL_FIRESTORE_EMULATOR} points at an external emulator`;
+
 /** Environment of the exported functions in tests: paper trading against the simulator. */
-export function functionEnv(firestore: EmbeddedFirestore, sim: AlpacaSimulator): Record<string, string> {
+export function functionEnv(firestore: { host: string }, sim: AlpacaSimulator): Record<string, string> {
   return {
     FIRESTORE_EMULATOR_HOST: firestore.host,
     GCLOUD_PROJECT: TEST_PROJECT_ID,
@@ -26,7 +38,9 @@ export function functionEnv(firestore: EmbeddedFirestore, sim: AlpacaSimulator):
 }
 
 export interface TestBackends {
+  /** The embedded server; tests that use its hooks are skipped against an official emulator. */
   firestore: EmbeddedFirestore;
+  firestoreHost: string;
   sim: AlpacaSimulator;
   /** A firebase-admin client of the test's own (the functions have theirs). */
   db: Firestore;
@@ -41,30 +55,36 @@ export interface TestBackends {
 let appCounter = 0;
 
 export async function startTestBackends(): Promise<TestBackends> {
-  const firestore = await startEmbeddedFirestore({ projectId: TEST_PROJECT_ID });
+  const before = { ...process.env };
+  const started: EmbeddedFirestore | ExternalFirestoreEmulator = await useFirestoreEmulator({ projectId: TEST_PROJECT_ID });
   const sim = await startAlpacaSimulator();
-  const env = functionEnv(firestore, sim);
+  const env = functionEnv(started, sim);
   const resetEnv = () => Object.assign(process.env, env);
   resetEnv();
   appCounter += 1;
   const app: App = initializeApp({ projectId: TEST_PROJECT_ID }, `test-${process.pid}-${appCounter}`);
   const db = getFirestore(app);
   return {
-    firestore,
+    // Only read by tests that are skipped when the emulator is external.
+    firestore: started as EmbeddedFirestore,
+    firestoreHost: started.host,
     sim,
     db,
     env,
     resetEnv,
     async reset(opts = {}) {
       resetEnv();
-      await firestore.reset();
+      await started.reset();
       sim.reset();
       if (opts.killSwitch !== false) await db.doc('ops/killSwitch').set({ halted: false, reason: 'test', updatedBy: 'test' });
     },
     async stop() {
       await deleteApp(app);
       await sim.stop();
-      await firestore.stop();
+      await started.stop();
+      // A worker may run another test file next: leave the environment as it was.
+      for (const key of Object.keys(env)) if (!(key in before)) delete process.env[key];
+      Object.assign(process.env, before);
     },
   };
 }

@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { executeIntent } from '../../../functions/src/index.js';
 import { makeIntent, pubsubCloudEvent } from '../../support/intents.js';
-import { deliveryError, startTestBackends, type TestBackends } from '../../support/backends.js';
+import {
+  deliveryError,
+  NEEDS_EMBEDDED_FIRESTORE,
+  OFFICIAL_FIRESTORE_EMULATOR,
+  startTestBackends,
+  type TestBackends,
+} from '../../support/backends.js';
 
 let b: TestBackends;
 
@@ -27,6 +33,7 @@ function submitRequests() {
 }
 
 beforeAll(async () => {
+  if (OFFICIAL_FIRESTORE_EMULATOR !== null) console.warn(`skipping 2 tests: ${NEEDS_EMBEDDED_FIRESTORE}`);
   b = await startTestBackends();
 });
 afterAll(async () => {
@@ -96,7 +103,8 @@ describe('G1: at most one order per intent', () => {
 });
 
 describe('G2: a halt serialises against claims', () => {
-  it('halting while 200 intents are in flight: no claim commits after the halt', async () => {
+  // Commit order is observed through the embedded server's commit log.
+  it.skipIf(OFFICIAL_FIRESTORE_EMULATOR !== null)('halting while 200 intents are in flight: no claim commits after the halt', async () => {
     b.sim.faults.set({ latencyMs: { min: 5, max: 40 } });
     const intents = Array.from({ length: 200 }, (_, i) => makeIntent({ strategyId: `s${i % 4}` }));
     const deliveries = intents.map((intent) => deliveryError(deliver(pubsubCloudEvent(intent))));
@@ -208,7 +216,8 @@ describe('G6: fail closed', () => {
 });
 
 describe('G4: the deadline budget', () => {
-  it('a claim that commits too close to the deadline is released, and a redelivery succeeds', async () => {
+  // A slow commit is injected through the embedded server's fault hooks.
+  it.skipIf(OFFICIAL_FIRESTORE_EMULATOR !== null)('a claim that commits too close to the deadline is released, and a redelivery succeeds', async () => {
     Object.assign(process.env, { EXECUTE_TIMEOUT_SECONDS: '3', MIN_SUBMIT_BUDGET_MS: '2000', DEADLINE_MARGIN_MS: '500' });
     const intent = makeIntent();
     const event = pubsubCloudEvent(intent);
