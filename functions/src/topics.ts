@@ -1,3 +1,7 @@
-/** Pub/Sub topics of the data contract (DESIGN.md). */
+/**
+ * Pub/Sub topic ids of the data contract (DESIGN.md "Topics"). Kept apart from `index.ts`
+ * because that module defines Cloud Functions on import; the runner kit and dev tools need
+ * the names without that side effect. Renaming one is a breaking change.
+ */
 export const ORDER_INTENTS_TOPIC = 'order-intents';
 export const OPS_EVENTS_TOPIC = 'ops-events';
