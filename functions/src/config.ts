@@ -1,5 +1,7 @@
 import { defineInt, defineSecret, defineString } from 'firebase-functions/params';
 import { z } from 'zod';
+import { MAX_MARKET_BARS, resolveLimits, type BreakerLimits } from './domain/breakers/limits.js';
+import { RECENT_REALIZED_CAPACITY } from './domain/breakers/stats.js';
 import { parseExecutionMode, type ExecutionMode } from './domain/execution-mode.js';
 
 /**
@@ -63,6 +65,86 @@ export const PARAM_SPECS = {
     default: '',
     description: 'Override of the Alpaca base URL; empty means the paper or live URL of EXECUTION_MODE.',
   },
+  RECONCILE_ABANDON_AFTER_MS: {
+    kind: 'int',
+    default: 900000,
+    description:
+      'reconcileSubmissions marks a stuck submission abandoned once the broker has had this long to show its order (at least 60 s and 10 x BROKER_TIMEOUT_MS).',
+  },
+  // Breaker defaults (issue 4). Every one is off by default; `strategies/{id}.limits` overrides
+  // them per strategy at run time. Decimal thresholds are strings: params have no float kind.
+  CB_REQUIRE_MARKET_DATA: {
+    kind: 'string',
+    default: 'false',
+    description: 'true | false. true: an intent without marketData bars is refused (breaker missingData).',
+  },
+  CB_MAX_DATA_AGE_MS: {
+    kind: 'int',
+    default: 0,
+    description: 'With CB_REQUIRE_MARKET_DATA, marketData.asOf older than this trips missingData; 0 disables the age check.',
+  },
+  CB_VOL_RATIO_THRESHOLD: {
+    kind: 'string',
+    default: '0',
+    description: 'Trip volatility when σ(recent log returns) / σ(baseline log returns) of the bar closes exceeds this; 0 disables.',
+  },
+  CB_VOL_RECENT_N: {
+    kind: 'int',
+    default: 5,
+    description: 'Returns in the recent volatility window (integer ≥ 2).',
+  },
+  CB_VOL_BASELINE_N: {
+    kind: 'int',
+    default: 30,
+    description: 'Returns in the baseline volatility window, just before the recent one (integer ≥ 2).',
+  },
+  CB_MAX_CONSECUTIVE_LOSSES: {
+    kind: 'int',
+    default: 0,
+    description: 'Trip consecutiveLosses after this many losing closing orders in a row (0-100); 0 disables.',
+  },
+  CB_MAX_DAILY_LOSS: {
+    kind: 'string',
+    default: '0',
+    description: 'Trip dailyLoss when realized P&L of the trading day is at or below minus this (account currency); 0 disables.',
+  },
+  CB_TRADING_TIME_ZONE: {
+    kind: 'string',
+    default: 'America/New_York',
+    description: 'IANA time zone whose local midnight starts a trading day for CB_MAX_DAILY_LOSS.',
+  },
+  CB_MAX_ORDERS_PER_MIN: {
+    kind: 'int',
+    default: 0,
+    description: 'Trip orderRate when a claim would be more than this many for the strategy in 60 s; 0 disables.',
+  },
+  CB_MAX_NOTIONAL: {
+    kind: 'string',
+    default: '0',
+    description: 'Trip notional when qty × price (limit price, else last bar close) exceeds this; 0 disables.',
+  },
+  CB_PRICE_COLLAR_PCT: {
+    kind: 'string',
+    default: '0',
+    description: 'Trip priceCollar when a limit price is more than this % away from the last bar close; 0 disables.',
+  },
+  CB_MAX_BROKER_ERRORS: {
+    kind: 'int',
+    default: 0,
+    description: 'Trip brokerErrors after this many unknown/5xx broker outcomes in a row for the strategy; 0 disables.',
+  },
+  HALT_CANCEL_OPEN_ORDERS: {
+    kind: 'string',
+    default: 'true',
+    description:
+      'true | false. On a change of ops/killSwitch to halted, onKillSwitchWrite cancels all open orders at the broker. Anything but an explicit false word cancels.',
+  },
+  OPS_WEB_API_KEY: {
+    kind: 'string',
+    default: '',
+    description:
+      "The Firebase project's web API key (public, not a secret): enables email/password sign-in on the ops dashboard. Empty: operators paste an ID token instead.",
+  },
 } as const;
 
 type ParamName = keyof typeof PARAM_SPECS;
@@ -89,6 +171,21 @@ export const params = {
   maxIntentAgeMs: declare('MAX_INTENT_AGE_MS'),
   shutdownDrainTimeoutMs: declare('SHUTDOWN_DRAIN_TIMEOUT_MS'),
   alpacaBaseUrl: declare('ALPACA_BASE_URL'),
+  reconcileAbandonAfterMs: declare('RECONCILE_ABANDON_AFTER_MS'),
+  cbRequireMarketData: declare('CB_REQUIRE_MARKET_DATA'),
+  cbMaxDataAgeMs: declare('CB_MAX_DATA_AGE_MS'),
+  cbVolRatioThreshold: declare('CB_VOL_RATIO_THRESHOLD'),
+  cbVolRecentN: declare('CB_VOL_RECENT_N'),
+  cbVolBaselineN: declare('CB_VOL_BASELINE_N'),
+  cbMaxConsecutiveLosses: declare('CB_MAX_CONSECUTIVE_LOSSES'),
+  cbMaxDailyLoss: declare('CB_MAX_DAILY_LOSS'),
+  cbTradingTimeZone: declare('CB_TRADING_TIME_ZONE'),
+  cbMaxOrdersPerMin: declare('CB_MAX_ORDERS_PER_MIN'),
+  cbMaxNotional: declare('CB_MAX_NOTIONAL'),
+  cbPriceCollarPct: declare('CB_PRICE_COLLAR_PCT'),
+  cbMaxBrokerErrors: declare('CB_MAX_BROKER_ERRORS'),
+  haltCancelOpenOrders: declare('HALT_CANCEL_OPEN_ORDERS'),
+  opsWebApiKey: declare('OPS_WEB_API_KEY'),
 };
 
 /** Broker keys: Secret Manager only, never logged, never written to Firestore. */
@@ -110,6 +207,8 @@ export interface RuntimeConfig {
   alpacaBaseUrl: string | null;
   alpacaKeyId: string | null;
   alpacaSecretKey: string | null;
+  /** The breaker limits of every strategy without a `limits` override (all off by default). */
+  breakerDefaults: BreakerLimits;
 }
 
 export type RuntimeConfigResult = { ok: true; config: RuntimeConfig } | { ok: false; problems: string[]; partial: Partial<RuntimeConfig> };
@@ -132,7 +231,7 @@ const envSchema = z
     DEADLINE_MARGIN_MS: intString('DEADLINE_MARGIN_MS', 0, 540_000),
     OWNER_GRACE_MS: intString('OWNER_GRACE_MS', 0, 86_400_000),
     MAX_INTENT_AGE_MS: intString('MAX_INTENT_AGE_MS', 0, 86_400_000 * 7),
-    SHUTDOWN_DRAIN_TIMEOUT_MS: intString('SHUTDOWN_DRAIN_TIMEOUT_MS', 0, 60_000),
+    SHUTDOWN_DRAIN_TIMEOUT_MS: intString('SHUTDOWN_DRAIN_TIMEOUT_MS', 0, 9_500),
     ALPACA_BASE_URL: z
       .string()
       .trim()
@@ -179,13 +278,92 @@ export function loadRuntimeConfig(env: Readonly<Record<string, string | undefine
       problems.push(`EXECUTION_MODE=${mode.mode} needs the secrets ALPACA_KEY_ID and ALPACA_SECRET_KEY`);
     }
   }
-  if (!parsed.success || !mode.ok || problems.length > 0) {
+  // Parsed on their own so that a bad breaker param leaves the rest of `partial` readable.
+  const breakers = breakerDefaultsFrom(raw);
+  if (!breakers.ok) problems.push(...breakers.problems);
+  if (!parsed.success || !mode.ok || !breakers.ok || problems.length > 0) {
     return { ok: false, problems, partial: parsed.success ? toConfig(parsed.data, mode.ok ? mode.mode : 'off') : {} };
   }
-  return { ok: true, config: toConfig(parsed.data, mode.mode) };
+  return { ok: true, config: { ...toConfig(parsed.data, mode.mode), breakerDefaults: breakers.limits } };
 }
 
-function toConfig(env: z.infer<typeof envSchema>, executionMode: ExecutionMode): RuntimeConfig {
+const decimalString = (name: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, `${name} must be a plain non-negative decimal number (0 disables)`)
+    .transform(Number);
+
+const breakerEnvSchema = z.object({
+  CB_REQUIRE_MARKET_DATA: z
+    .string()
+    .trim()
+    .refine((v) => v === 'true' || v === 'false', 'CB_REQUIRE_MARKET_DATA must be true or false')
+    .transform((v) => v === 'true'),
+  CB_MAX_DATA_AGE_MS: intString('CB_MAX_DATA_AGE_MS', 0, 86_400_000 * 7),
+  CB_VOL_RATIO_THRESHOLD: decimalString('CB_VOL_RATIO_THRESHOLD'),
+  CB_VOL_RECENT_N: intString('CB_VOL_RECENT_N', 2, MAX_MARKET_BARS),
+  CB_VOL_BASELINE_N: intString('CB_VOL_BASELINE_N', 2, MAX_MARKET_BARS),
+  CB_MAX_CONSECUTIVE_LOSSES: intString('CB_MAX_CONSECUTIVE_LOSSES', 0, RECENT_REALIZED_CAPACITY),
+  CB_MAX_DAILY_LOSS: decimalString('CB_MAX_DAILY_LOSS'),
+  CB_TRADING_TIME_ZONE: z.string().trim(),
+  CB_MAX_ORDERS_PER_MIN: intString('CB_MAX_ORDERS_PER_MIN', 0, 1_000_000),
+  CB_MAX_NOTIONAL: decimalString('CB_MAX_NOTIONAL'),
+  CB_PRICE_COLLAR_PCT: decimalString('CB_PRICE_COLLAR_PCT'),
+  CB_MAX_BROKER_ERRORS: intString('CB_MAX_BROKER_ERRORS', 0, 1_000_000),
+});
+
+const LIMIT_TO_PARAM: Record<string, string> = {
+  requireMarketData: 'CB_REQUIRE_MARKET_DATA',
+  maxDataAgeMs: 'CB_MAX_DATA_AGE_MS',
+  volRatioThreshold: 'CB_VOL_RATIO_THRESHOLD',
+  volRecentN: 'CB_VOL_RECENT_N',
+  volBaselineN: 'CB_VOL_BASELINE_N',
+  maxConsecutiveLosses: 'CB_MAX_CONSECUTIVE_LOSSES',
+  maxDailyLoss: 'CB_MAX_DAILY_LOSS',
+  tradingTimeZone: 'CB_TRADING_TIME_ZONE',
+  maxOrdersPerMin: 'CB_MAX_ORDERS_PER_MIN',
+  maxNotional: 'CB_MAX_NOTIONAL',
+  priceCollarPct: 'CB_PRICE_COLLAR_PCT',
+  maxBrokerErrors: 'CB_MAX_BROKER_ERRORS',
+};
+
+/**
+ * The CB_* params as breaker limits, checked by the same schema as a strategy's override
+ * (limits.ts), so a default can never be something an override could not be.
+ */
+function breakerDefaultsFrom(raw: Record<string, string | undefined>): { ok: true; limits: BreakerLimits } | { ok: false; problems: string[] } {
+  const env = breakerEnvSchema.safeParse(raw);
+  if (!env.success) return { ok: false, problems: env.error.issues.map((i) => i.message) };
+  const e = env.data;
+  const resolved = resolveLimits(
+    {
+      requireMarketData: e.CB_REQUIRE_MARKET_DATA,
+      maxDataAgeMs: e.CB_MAX_DATA_AGE_MS,
+      volRatioThreshold: e.CB_VOL_RATIO_THRESHOLD,
+      volRecentN: e.CB_VOL_RECENT_N,
+      volBaselineN: e.CB_VOL_BASELINE_N,
+      maxConsecutiveLosses: e.CB_MAX_CONSECUTIVE_LOSSES,
+      maxDailyLoss: e.CB_MAX_DAILY_LOSS,
+      tradingTimeZone: e.CB_TRADING_TIME_ZONE,
+      maxOrdersPerMin: e.CB_MAX_ORDERS_PER_MIN,
+      maxNotional: e.CB_MAX_NOTIONAL,
+      priceCollarPct: e.CB_PRICE_COLLAR_PCT,
+      maxBrokerErrors: e.CB_MAX_BROKER_ERRORS,
+    },
+    undefined,
+  );
+  if (resolved.ok) return resolved;
+  return {
+    ok: false,
+    problems: resolved.issues.map((i) => {
+      const field = i.path.replace(/^defaults\.?/, '');
+      return `${LIMIT_TO_PARAM[field] ?? 'CB_* params'}: ${i.message}`;
+    }),
+  };
+}
+
+function toConfig(env: z.infer<typeof envSchema>, executionMode: ExecutionMode): Omit<RuntimeConfig, 'breakerDefaults'> {
   return {
     executionMode,
     executionHalted: env.EXECUTION_HALTED,
@@ -217,3 +395,32 @@ export const FALLBACK_TIMEOUTS = {
   ownerGraceMs: PARAM_SPECS.OWNER_GRACE_MS.default,
   shutdownDrainTimeoutMs: PARAM_SPECS.SHUTDOWN_DRAIN_TIMEOUT_MS.default,
 } as const;
+
+/** What the reconciler needs on top of the runtime configuration. */
+export interface ReconcileConfig extends RuntimeConfig {
+  reconcileAbandonAfterMs: number;
+}
+
+export type ReconcileConfigResult = { ok: true; config: ReconcileConfig } | { ok: false; problems: string[] };
+
+/**
+ * The reconciler's configuration. Validated here rather than in `loadRuntimeConfig` because
+ * only the reconciler reads it; invalid means the reconciler changes nothing (G6). The grace
+ * period must dwarf the longest broker request: an order whose request is still travelling
+ * must not be declared abandoned.
+ */
+export function loadReconcileConfig(env: Readonly<Record<string, string | undefined>> = process.env): ReconcileConfigResult {
+  const runtime = loadRuntimeConfig(env);
+  const problems = runtime.ok ? [] : [...runtime.problems];
+  const rawValue = env.RECONCILE_ABANDON_AFTER_MS;
+  const raw = rawValue === undefined || rawValue === '' ? String(PARAM_SPECS.RECONCILE_ABANDON_AFTER_MS.default) : rawValue;
+  const parsed = intString('RECONCILE_ABANDON_AFTER_MS', 60_000, 86_400_000 * 7).safeParse(raw);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => i.message));
+  if (runtime.ok && parsed.success && parsed.data < 10 * runtime.config.brokerTimeoutMs) {
+    problems.push(
+      `RECONCILE_ABANDON_AFTER_MS (${parsed.data}) must be at least 10 x BROKER_TIMEOUT_MS (${runtime.config.brokerTimeoutMs}): an order still in flight must not be abandoned`,
+    );
+  }
+  if (!runtime.ok || !parsed.success || problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: { ...runtime.config, reconcileAbandonAfterMs: parsed.data } };
+}

@@ -19,7 +19,25 @@ import { cloudEventLogger, LogEvent } from './logs.js';
 import { processShutdownGate } from './safety/shutdown-gate.js';
 import { installSigtermDrain } from './safety/sigterm-drain.js';
 import { createFirestoreSubmissionStore } from './store/submission-store.js';
+import { breakerGate } from './store/strategy-gate.js';
+import { createFirestoreFillsStore } from './store/fills-store.js';
+import { handleSyncFills } from './reconcile/sync-fills.js';
 import { ORDER_INTENTS_TOPIC } from './topics.js';
+import { onSchedule } from 'firebase-functions/v2/scheduler';
+import { loadReconcileConfig } from './config.js';
+import { handleReconcileSubmissions, RECONCILE_TIMEOUT_SECONDS } from './reconcile/handle-reconcile.js';
+import { createFirestoreReconcileStore } from './store/reconcile-store.js';
+import { PubSub } from '@google-cloud/pubsub';
+import { getAuth } from 'firebase-admin/auth';
+import { onDocumentWritten } from 'firebase-functions/v2/firestore';
+import { onRequest } from 'firebase-functions/v2/https';
+import { emulatorVariableRefusal, firebaseAdminVerifier } from './ops/firebase-verifier.js';
+import { firestoreOpsDeps } from './ops/firestore-ops-deps.js';
+import { haltCancelsOpenOrders } from './ops/halt-config.js';
+import { handleKillSwitchWrite } from './ops/halt-trigger.js';
+import { serveOpsExpress } from './ops/http-adapters.js';
+import { pubsubOpsEventPublisher } from './ops/ops-events.js';
+import { KILL_SWITCH_PATH } from './store/paths.js';
 
 /** One id per process: claims name their owner with it. */
 const instanceId = `${process.env.K_REVISION ?? 'local'}-${randomUUID().slice(0, 8)}`;
@@ -59,7 +77,7 @@ function brokerFor(config: RuntimeConfig, mode: ExecutionMode): Broker {
 
 function executeIntentDeps(): ExecuteIntentDeps {
   return {
-    store: createFirestoreSubmissionStore(db(), { clock: systemClock }),
+    store: createFirestoreSubmissionStore(db(), { clock: systemClock, strategyGate: breakerGate }),
     brokerFor,
     clock: systemClock,
     gate: processShutdownGate,
@@ -80,13 +98,17 @@ export const executeIntent = onMessagePublished(
   async (event) => {
     const message = event.data.message;
     try {
-      await handleExecuteIntent(executeIntentDeps(), {
-        eventId: event.id,
-        messageId: message.messageId ?? null,
-        publishTime: message.publishTime ?? null,
-        dataBase64: message.data,
-        attributes: message.attributes ?? {},
-      });
+      // The whole invocation counts for the SIGTERM drain, not only its broker call: one that
+      // is mid-claim at SIGTERM must still release its claim before the process exits.
+      await processShutdownGate.track(() =>
+        handleExecuteIntent(executeIntentDeps(), {
+          eventId: event.id,
+          messageId: message.messageId ?? null,
+          publishTime: message.publishTime ?? null,
+          dataBase64: message.data,
+          attributes: message.attributes ?? {},
+        }),
+      );
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       // Retryable: throw, so the platform answers 500 and Pub/Sub redelivers later.
@@ -95,6 +117,137 @@ export const executeIntent = onMessagePublished(
         throw err;
       }
       // Terminal: redelivery cannot change the answer; acknowledge instead of looping.
+      cloudEventLogger.error(LogEvent.deliveryFailed, { eventId: event.id, error });
+    }
+  },
+);
+
+/**
+ * Settles submissions whose outcome at the broker is not known (owner gone, broker timeout):
+ * lookups by client_order_id only, never a submit. Deployed as a Cloud Scheduler job that
+ * POSTs to the function (under the functions framework: an http-signature function).
+ */
+export const reconcileSubmissions = onSchedule(
+  {
+    schedule: 'every 1 minutes',
+    timeoutSeconds: RECONCILE_TIMEOUT_SECONDS,
+    // One run at a time per instance is plenty, and runs overlapping across instances are
+    // harmless: every write re-checks state and attempt.
+    concurrency: 1,
+    secrets: [alpacaKeyId, alpacaSecretKey],
+  },
+  async () => {
+    await handleReconcileSubmissions({
+      store: createFirestoreReconcileStore(db(), { clock: systemClock }),
+      brokerFor,
+      clock: systemClock,
+      loadConfig: () => loadReconcileConfig(process.env),
+      log: cloudEventLogger,
+    });
+  },
+);
+
+/**
+ * The fills ledger (issue 4): folds the broker's fills of haltgate's orders into per-strategy
+ * FIFO lots and realized P&L, which the loss breakers read. Idempotent per fill id, so
+ * overlapping runs are harmless. Nothing to do unless orders go to Alpaca (paper/live).
+ */
+export const syncFills = onSchedule(
+  {
+    schedule: 'every 1 minutes',
+    timeoutSeconds: 120,
+    concurrency: 1,
+    secrets: [alpacaKeyId, alpacaSecretKey],
+  },
+  async () => {
+    const loaded = loadRuntimeConfig(process.env);
+    if (!loaded.ok) {
+      cloudEventLogger.error(LogEvent.fillsSyncFailed, { problems: loaded.problems });
+      return;
+    }
+    const config = loaded.config;
+    if (config.executionMode !== 'paper' && config.executionMode !== 'live') return;
+    try {
+      await handleSyncFills({
+        store: createFirestoreFillsStore(db(), { clock: systemClock }),
+        broker: brokerFor(config, config.executionMode),
+        clock: systemClock,
+        log: cloudEventLogger,
+        timeZone: config.breakerDefaults.tradingTimeZone,
+        brokerTimeoutMs: config.brokerTimeoutMs,
+      });
+    } catch (err) {
+      cloudEventLogger.error(LogEvent.fillsSyncFailed, { error: err instanceof Error ? err.message : String(err) });
+      // The next scheduled run repeats this one (the cursor did not move): no platform retry.
+    }
+  },
+);
+
+/**
+ * The ops API and dashboard (issue 5). Public at the HTTP level on purpose: every request but
+ * the (data-free) dashboard page is authorised by a Firebase ID token with the
+ * `haltgate.role` claim, verified by firebase-admin.
+ */
+const authEmulatorRefusal = emulatorVariableRefusal(process.env);
+if (authEmulatorRefusal) cloudEventLogger.error(LogEvent.opsRequestFailed, { error: authEmulatorRefusal });
+
+export const ops = onRequest({ invoker: 'public', timeoutSeconds: 30 }, async (req, res) => {
+  await serveOpsExpress(
+    firestoreOpsDeps({
+      db: db(),
+      verifyIdToken: firebaseAdminVerifier(() => {
+        db();
+        return getAuth();
+      }),
+      clock: systemClock,
+      log: cloudEventLogger,
+      loadConfig: () => loadRuntimeConfig(process.env),
+      env: () => process.env,
+      gate: processShutdownGate,
+      instanceId,
+    }),
+    req,
+    res,
+  );
+});
+
+let pubsub: PubSub | undefined;
+
+/** Audits every change of ops/killSwitch; on a halt cancels open orders and tells the runners. */
+export const onKillSwitchWrite = onDocumentWritten(
+  { document: KILL_SWITCH_PATH, retry: true, timeoutSeconds: 60, secrets: [alpacaKeyId, alpacaSecretKey] },
+  async (event) => {
+    const loaded = loadRuntimeConfig(process.env);
+    // Cancel with the keys of the configured mode even when some unrelated parameter is invalid.
+    const config = loaded.ok ? loaded.config : loaded.partial;
+    const mode = config.executionMode ?? 'off';
+    const brokerTimeoutMs = config.brokerTimeoutMs ?? 10_000;
+    try {
+      await handleKillSwitchWrite(
+        {
+          db: db(),
+          cancelAllOpenOrders: () =>
+            mode === 'paper' || mode === 'live'
+              ? brokerFor(config as RuntimeConfig, mode).cancelAllOpenOrders({ timeoutMs: brokerTimeoutMs })
+              : Promise.resolve({ kind: 'done', results: [] }),
+          publishOpsEvent: (e) => pubsubOpsEventPublisher((pubsub ??= new PubSub()))(e),
+          cancelOpenOrdersOnHalt: haltCancelsOpenOrders(process.env),
+          clock: systemClock,
+          log: cloudEventLogger,
+        },
+        {
+          eventId: event.id,
+          before: event.data?.before?.exists ? event.data.before.data() : undefined,
+          after: event.data?.after?.exists ? event.data.after.data() : undefined,
+          eventTimeMs: Date.parse(event.time) || systemClock.now(),
+        },
+      );
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      if (isRetryable(err)) {
+        cloudEventLogger.warn(LogEvent.deliveryRetry, { eventId: event.id, error });
+        throw err;
+      }
       cloudEventLogger.error(LogEvent.deliveryFailed, { eventId: event.id, error });
     }
   },

@@ -23,6 +23,24 @@ export const LogEvent = {
   shutdownRequested: 'shutdown_requested',
   drainComplete: 'drain_complete',
   drainTimedOut: 'drain_timed_out',
+  // breakers and the fills ledger (issue 4)
+  brokerStatsNotRecorded: 'broker_stats_not_recorded',
+  fillsSyncRun: 'fills_sync_run',
+  fillsSyncFailed: 'fills_sync_failed',
+  fillUnmatched: 'fill_unmatched',
+  // ops API and the halt trigger (issue 5)
+  opsRequestDenied: 'ops_request_denied',
+  opsRequestFailed: 'ops_request_failed',
+  opsHalt: 'ops_halt',
+  opsResume: 'ops_resume',
+  opsBreakerReset: 'ops_breaker_reset',
+  killSwitchChanged: 'kill_switch_changed',
+  haltCancelAll: 'halt_cancel_all',
+  opsEventPublished: 'ops_event_published',
+  opsEventPublishFailed: 'ops_event_publish_failed',
+  reconcileDecided: 'reconcile_decided',
+  reconcileRun: 'reconcile_run',
+  reconcileFailed: 'reconcile_failed',
 } as const;
 export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent];
 

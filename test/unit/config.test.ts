@@ -8,6 +8,7 @@ import {
   type RuntimeConfig,
   type RuntimeConfigResult,
 } from '../../functions/src/config.js';
+import { DISABLED_LIMITS } from '../../functions/src/domain/breakers/limits.js';
 
 const DEFAULTS: RuntimeConfig = {
   executionMode: 'dry_run',
@@ -22,6 +23,7 @@ const DEFAULTS: RuntimeConfig = {
   alpacaBaseUrl: null,
   alpacaKeyId: null,
   alpacaSecretKey: null,
+  breakerDefaults: DISABLED_LIMITS,
 };
 
 const KEYS = { ALPACA_KEY_ID: 'PKTESTKEYID123', ALPACA_SECRET_KEY: 'sEcReT/with+chars=' };
@@ -94,6 +96,7 @@ describe('loadRuntimeConfig: defaults', () => {
       alpacaBaseUrl: 'http://127.0.0.1:8080',
       alpacaKeyId: KEYS.ALPACA_KEY_ID,
       alpacaSecretKey: KEYS.ALPACA_SECRET_KEY,
+      breakerDefaults: DISABLED_LIMITS,
     });
   });
 
@@ -259,5 +262,71 @@ describe('broker secrets', () => {
   it('a whitespace-only secret is missing', () => {
     const result = loadRuntimeConfig({ EXECUTION_MODE: 'paper', ALPACA_KEY_ID: 'k', ALPACA_SECRET_KEY: '   ' });
     expect(result.ok).toBe(false);
+  });
+});
+
+describe('loadRuntimeConfig: breaker params (CB_*)', () => {
+  it('every breaker is off by default', () => {
+    expect(ok(loadRuntimeConfig({})).breakerDefaults).toEqual(DISABLED_LIMITS);
+  });
+
+  it('reads every CB_* param', () => {
+    const c = ok(
+      loadRuntimeConfig({
+        CB_REQUIRE_MARKET_DATA: 'true',
+        CB_MAX_DATA_AGE_MS: '5000',
+        CB_VOL_RATIO_THRESHOLD: '2.5',
+        CB_VOL_RECENT_N: '4',
+        CB_VOL_BASELINE_N: '20',
+        CB_MAX_CONSECUTIVE_LOSSES: '3',
+        CB_MAX_DAILY_LOSS: '500.25',
+        CB_TRADING_TIME_ZONE: 'Europe/London',
+        CB_MAX_ORDERS_PER_MIN: '30',
+        CB_MAX_NOTIONAL: '10000',
+        CB_PRICE_COLLAR_PCT: '1.5',
+        CB_MAX_BROKER_ERRORS: '3',
+      }),
+    );
+    expect(c.breakerDefaults).toEqual({
+      requireMarketData: true,
+      maxDataAgeMs: 5000,
+      volRatioThreshold: 2.5,
+      volRecentN: 4,
+      volBaselineN: 20,
+      maxConsecutiveLosses: 3,
+      maxDailyLoss: 500.25,
+      tradingTimeZone: 'Europe/London',
+      maxOrdersPerMin: 30,
+      maxNotional: 10000,
+      priceCollarPct: 1.5,
+      maxBrokerErrors: 3,
+    });
+  });
+
+  it.each([
+    ['CB_REQUIRE_MARKET_DATA', 'yes', /CB_REQUIRE_MARKET_DATA must be true or false/],
+    ['CB_MAX_NOTIONAL', '-5', /CB_MAX_NOTIONAL must be a plain non-negative decimal/],
+    ['CB_PRICE_COLLAR_PCT', '1e3', /CB_PRICE_COLLAR_PCT must be a plain/],
+    ['CB_VOL_RECENT_N', '1', /CB_VOL_RECENT_N must be at least 2/],
+    ['CB_MAX_CONSECUTIVE_LOSSES', '101', /CB_MAX_CONSECUTIVE_LOSSES must be at most 100/],
+    ['CB_MAX_ORDERS_PER_MIN', '2.5', /CB_MAX_ORDERS_PER_MIN must be a whole number/],
+    ['CB_TRADING_TIME_ZONE', 'Mars/Olympus', /CB_TRADING_TIME_ZONE: must be an IANA time zone/],
+    ['CB_VOL_BASELINE_N', '999', /CB_VOL_BASELINE_N: volRecentN \+ volBaselineN \+ 1 must be at most 1000/],
+  ])('%s=%j makes the configuration invalid', (name, value, message) => {
+    const r = loadRuntimeConfig({ [name]: value });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems.join('\n')).toMatch(message);
+    // The rest stays readable (the halted param is still honoured).
+    expect(r.partial.executionHalted).toBe('false');
+  });
+});
+
+describe('SHUTDOWN_DRAIN_TIMEOUT_MS', () => {
+  it('must leave room inside Cloud Run’s 10 s SIGTERM grace', () => {
+    expect(loadRuntimeConfig({ SHUTDOWN_DRAIN_TIMEOUT_MS: '9500' }).ok).toBe(true);
+    const tooLong = loadRuntimeConfig({ SHUTDOWN_DRAIN_TIMEOUT_MS: '9501' });
+    expect(tooLong.ok).toBe(false);
+    if (!tooLong.ok) expect(tooLong.problems.join()).toMatch(/SHUTDOWN_DRAIN_TIMEOUT_MS must be at most 9500/);
   });
 });

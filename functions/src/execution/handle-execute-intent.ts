@@ -1,7 +1,6 @@
 import type { Broker, SubmitOutcome } from '../broker/broker.js';
 import type { RuntimeConfig, RuntimeConfigResult } from '../config.js';
 import { FALLBACK_TIMEOUTS } from '../config.js';
-import type { ClaimDecision } from '../domain/claim-decision.js';
 import type { Clock } from '../domain/clock.js';
 import { checkSubmitBudget, deadlineFrom, type DeadlineBudget } from '../domain/deadline.js';
 import { callsBroker, type ExecutionMode } from '../domain/execution-mode.js';
@@ -17,7 +16,7 @@ import {
 } from '../errors.js';
 import { LogEvent, type EventLogger } from '../logs.js';
 import type { ShutdownGate } from '../safety/shutdown-gate.js';
-import type { OutcomeUpdate, SubmissionStore } from '../store/submission-store.js';
+import type { OutcomeUpdate, StoreClaimDecision, SubmissionStore } from '../store/submission-store.js';
 import { decodeMessageData, invalidIntentDocId, type IntentDelivery } from './intent-delivery.js';
 
 export interface ExecuteIntentDeps {
@@ -94,6 +93,7 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
       ? { ok: true, mode: config.executionMode, maxIntentAgeMs: config.maxIntentAgeMs, ownerGraceMs: config.ownerGraceMs }
       : { ok: false, problem: configProblem(configResult), ownerGraceMs: FALLBACK_TIMEOUTS.ownerGraceMs },
     haltedParam: config?.executionHalted ?? (configResult.ok ? undefined : configResult.partial.executionHalted),
+    breakerDefaults: config?.breakerDefaults ?? null,
   });
   return settleDecision(deps, delivery, intent, decision, config, budget, text, entryMs);
 }
@@ -102,7 +102,7 @@ async function settleDecision(
   deps: ExecuteIntentDeps,
   delivery: IntentDelivery,
   intent: OrderIntent,
-  decision: ClaimDecision,
+  decision: StoreClaimDecision,
   config: RuntimeConfig | null,
   budget: DeadlineBudget | null,
   text: string,
@@ -138,7 +138,7 @@ async function settleDecision(
     case 'claim':
       // A claim implies a valid config: an invalid one is refused inside the transaction.
       if (!config || !budget) throw new Error('invariant: claim without a valid configuration');
-      return submitClaimed(deps, decision.record, config, budget);
+      return submitClaimed(deps, decision.record, config, budget, decision.strategyBrokerErrors);
   }
 }
 
@@ -148,6 +148,7 @@ async function submitClaimed(
   record: SubmissionRecord,
   config: RuntimeConfig,
   budget: DeadlineBudget,
+  streakAtClaim: number | null,
 ): Promise<ExecuteResult> {
   const { intentId } = record;
   const expect = { attempt: record.attempts, from: [SubmissionState.submitting] as const };
@@ -183,7 +184,13 @@ async function submitClaimed(
         { timeoutMs: go.brokerTimeoutMs },
       );
       deps.log.info(LogEvent.brokerOutcome, { intentId, kind: outcome.kind });
-      return await recordSubmitOutcome(deps, record, config, budget, broker, outcome);
+      try {
+        return await recordSubmitOutcome(deps, record, config, budget, broker, outcome);
+      } finally {
+        // After the outcome is recorded (it matters more), and whatever the outcome: the
+        // broker-error streak counts `unknown`, which throws for redelivery.
+        await noteBrokerOutcome(deps, record, outcome, streakAtClaim);
+      }
     });
   } catch (err) {
     // Shutdown won the race between the check above and the gate: nothing was sent.
@@ -284,6 +291,31 @@ async function resolveByLookup(
     intentId,
     lookup.kind === 'not_found' ? 'not at the broker yet; looking again later' : `lookup failed: ${lookup.message}`,
   );
+}
+
+/**
+ * Keeps the strategy's broker-error streak for the brokerErrors breaker. Never throws: the
+ * order's own outcome is already recorded, and failing the delivery here would only redeliver
+ * it as a duplicate. A streak that could not be kept is logged loudly instead.
+ */
+async function noteBrokerOutcome(
+  deps: ExecuteIntentDeps,
+  record: SubmissionRecord,
+  outcome: SubmitOutcome,
+  streakAtClaim: number | null,
+): Promise<void> {
+  try {
+    const written = await deps.store.recordBrokerOutcome(record.strategyId, outcome, streakAtClaim);
+    if (!written.written && written.why !== 'unchanged') {
+      deps.log.error(LogEvent.brokerStatsNotRecorded, { intentId: record.intentId, strategyId: record.strategyId, why: written.why });
+    }
+  } catch (err) {
+    deps.log.error(LogEvent.brokerStatsNotRecorded, {
+      intentId: record.intentId,
+      strategyId: record.strategyId,
+      why: err instanceof Error ? err.message : String(err),
+    });
+  }
 }
 
 async function release(deps: ExecuteIntentDeps, intentId: string, expect: { attempt: number; from: readonly SubmissionState[] }, why: string): Promise<void> {

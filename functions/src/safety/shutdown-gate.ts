@@ -41,9 +41,19 @@ export class ShutdownGate {
    */
   async run<T>(call: () => Promise<T>): Promise<T> {
     this.assertOpen();
+    return this.track(call);
+  }
+
+  /**
+   * Counts `work` as in flight without refusing it. For a whole invocation: one that was
+   * already inside its claim transaction when SIGTERM came must still get to release that
+   * claim (or record its outcome) before the process exits, or its record would stay
+   * `submitting` although nothing was sent. Broker calls inside still go through `run`.
+   */
+  async track<T>(work: () => Promise<T>): Promise<T> {
     this.#inflight += 1;
     try {
-      return await call();
+      return await work();
     } finally {
       this.#inflight -= 1;
       if (this.#inflight === 0) {

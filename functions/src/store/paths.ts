@@ -3,3 +3,5 @@ export const KILL_SWITCH_PATH = 'ops/killSwitch';
 export const SUBMISSIONS = 'submissions';
 export const STRATEGIES = 'strategies';
 export const INVALID_INTENTS = 'invalidIntents';
+/** The reconciler's last run summary (reconcileSubmissions writes, the ops status reads). */
+export const RECONCILER_STATUS_PATH = 'ops/reconciler';

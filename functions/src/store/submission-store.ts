@@ -1,4 +1,6 @@
 import type { DocumentData, Firestore } from 'firebase-admin/firestore';
+import type { BreakerLimits } from '../domain/breakers/limits.js';
+import { parseStrategyStats, type BrokerOutcomeLike } from '../domain/breakers/stats.js';
 import { decideClaim, type ClaimDecision, type ClaimInput } from '../domain/claim-decision.js';
 import type { Clock } from '../domain/clock.js';
 import type { OrderIntent } from '../domain/intent.js';
@@ -7,7 +9,11 @@ import { appendHistory, type SubmissionRecord, type SubmissionState } from '../d
 import { StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
+import { allowAllStrategies, type StrategyGate } from './strategy-gate.js';
+import { recordBrokerOutcomeStats, type BrokerOutcomeStatsWrite } from './strategy-stats-store.js';
 import { recordFromDocument, recordToDocument } from './submission-document.js';
+
+export { allowAllStrategies, type StrategyGate };
 
 export interface ClaimRequest {
   intent: OrderIntent;
@@ -17,19 +23,9 @@ export interface ClaimRequest {
   config: ClaimInput['config'];
   /** Raw `EXECUTION_HALTED`, ORed with the document inside the transaction. */
   haltedParam: string | undefined;
+  /** The CB_* breaker defaults; null (or absent) when the configuration is invalid. */
+  breakerDefaults?: BreakerLimits | null;
 }
-
-/**
- * The strategy's say in the claim, evaluated inside the claim transaction from the
- * `strategies/{strategyId}` document (breakers plug in here). It may ask for the strategy
- * document to be updated in the same commit (a breaker latching).
- */
-export type StrategyGate = (input: { strategyData: unknown; intent: OrderIntent; nowMs: number }) => {
-  verdict: ClaimInput['strategy'];
-  strategyUpdate?: DocumentData;
-};
-
-export const allowAllStrategies: StrategyGate = () => ({ verdict: { ok: true } });
 
 export interface OutcomeUpdate {
   state: SubmissionState;
@@ -55,10 +51,26 @@ export interface InvalidIntentEntry {
 }
 
 export interface SubmissionStore {
-  claimSubmission(request: ClaimRequest): Promise<ClaimDecision>;
+  claimSubmission(request: ClaimRequest): Promise<StoreClaimDecision>;
   /** Second write of claim-act-record: applies only while the record still belongs to `attempt`. */
   recordOutcome(intentId: string, expect: { attempt: number; from: readonly SubmissionState[] }, update: OutcomeUpdate): Promise<OutcomeWrite>;
   recordInvalidIntent(entry: InvalidIntentEntry): Promise<void>;
+  /** Keeps the strategy's broker-error streak (`stats.consecutiveBrokerErrors`); writes only when it changes. */
+  /**
+   * Keeps the strategy's broker-error streak. `streakAtClaim` is what the claim transaction
+   * read; with 0 and a non-error outcome there is nothing to change and nothing is read.
+   */
+  recordBrokerOutcome(strategyId: string, outcome: BrokerOutcomeLike, streakAtClaim?: number | null): Promise<BrokerOutcomeStatsWrite>;
+}
+
+/** The claim decision, plus the strategy's broker-error streak as the transaction read it. */
+export type StoreClaimDecision = ClaimDecision & { strategyBrokerErrors: number | null };
+
+/** `null` when the stored stats are malformed (the streak is then written by no one but the operator). */
+function brokerErrorStreak(data: DocumentData | undefined): number | null {
+  if (data?.stats === undefined) return 0;
+  const parsed = parseStrategyStats(data.stats);
+  return parsed.ok ? parsed.stats.consecutiveBrokerErrors : null;
 }
 
 /** Raw data of an invalid message kept for audit: bounded so one bad publisher can't bloat the database. */
@@ -69,6 +81,8 @@ export function createFirestoreSubmissionStore(
   opts: { clock: Clock; strategyGate?: StrategyGate },
 ): SubmissionStore {
   const { clock } = opts;
+  // Tests of the claim alone use no gate; executeIntent wires `breakerGate` (index.ts), and
+  // an integration test of the exported function checks that the breakers are on.
   const strategyGate = opts.strategyGate ?? allowAllStrategies;
   const killSwitchRef = db.doc(KILL_SWITCH_PATH);
 
@@ -92,12 +106,7 @@ export function createFirestoreSubmissionStore(
             const parsed = recordFromDocument(submissionSnap.data() ?? {});
             existing = parsed.ok ? parsed.record : { unreadable: parsed.problem };
           }
-          const strategy = strategyGate({
-            strategyData: strategySnap?.exists ? timestampsToDates(strategySnap.data()) : undefined,
-            intent: request.intent,
-            nowMs,
-          });
-          const decision = decideClaim({
+          const claimInput: ClaimInput = {
             intent: request.intent,
             eventId: request.eventId,
             instanceId: request.instanceId,
@@ -106,13 +115,38 @@ export function createFirestoreSubmissionStore(
             killSwitch,
             config: request.config,
             existing,
-            strategy: strategy.verdict,
-          });
+            strategy: { ok: true },
+          };
+          let decision = decideClaim(claimInput);
+          // The strategy is asked only when nothing else refuses: a halted, duplicate or expired
+          // intent never latches a breaker nor pays for the order-rate count. The gate reads
+          // (the count) before any write below, as transactions require.
+          let strategyUpdate: DocumentData | undefined;
+          if (decision.kind === 'claim') {
+            const strategy = await strategyGate({
+              strategyData: strategySnap?.exists ? timestampsToDates(strategySnap.data()) : undefined,
+              intent: request.intent,
+              nowMs,
+              breakerDefaults: request.breakerDefaults ?? null,
+              countRecentClaims: async (sinceMs) => {
+                // Inside the transaction: exact, and it serialises this strategy's concurrent
+                // claims (see order-rate.ts for why there is no counter document).
+                const query = db
+                  .collection(SUBMISSIONS)
+                  .where('strategyId', '==', request.intent.strategyId)
+                  .where('claimedAt', '>', ts(sinceMs))
+                  .count();
+                return (await tx.get(query)).data().count;
+              },
+            });
+            if (!strategy.verdict.ok) decision = decideClaim({ ...claimInput, strategy: strategy.verdict });
+            strategyUpdate = strategy.strategyUpdate;
+          }
           if (decision.kind === 'claim' || decision.kind === 'refuse') {
             tx.set(submissionRef, recordToDocument(decision.record));
-            if (strategy.strategyUpdate) tx.set(strategyRef, strategy.strategyUpdate, { merge: true });
+            if (strategyUpdate) tx.set(strategyRef, strategyUpdate, { merge: true });
           }
-          return decision;
+          return { ...decision, strategyBrokerErrors: brokerErrorStreak(strategySnap?.exists ? strategySnap.data() : undefined) };
         });
       } catch (err) {
         throw new StoreUnavailableError('claimSubmission', err);
@@ -160,6 +194,10 @@ export function createFirestoreSubmissionStore(
       } catch (err) {
         throw new StoreUnavailableError('recordOutcome', err);
       }
+    },
+
+    recordBrokerOutcome(strategyId, outcome, streakAtClaim) {
+      return recordBrokerOutcomeStats(db, strategyId, outcome, streakAtClaim ?? null);
     },
 
     async recordInvalidIntent(entry) {

@@ -68,6 +68,23 @@ describe('executeIntent: the happy path', () => {
   });
 });
 
+describe('Firestore round trips', () => {
+  // Counted at the embedded server. The floor is 3 (transactional read, commit, outcome
+  // write); the outcome write is a transaction too (read + commit) so that it never
+  // overwrites a record a reconciler settled meanwhile.
+  it.skipIf(OFFICIAL_FIRESTORE_EMULATOR !== null)('an accepted order costs 4 round trips; a refused intent 2', async () => {
+    await deliver(pubsubCloudEvent(makeIntent())); // warm-up: channel set-up is not per order
+    b.firestore.stats.reset();
+    await deliver(pubsubCloudEvent(makeIntent()));
+    expect(b.firestore.stats.counts).toEqual({ BatchGetDocuments: 2, Commit: 2 });
+
+    await b.db.doc('ops/killSwitch').set({ halted: true, reason: 'test' });
+    b.firestore.stats.reset();
+    await deliver(pubsubCloudEvent(makeIntent()));
+    expect(b.firestore.stats.counts).toEqual({ BatchGetDocuments: 1, Commit: 1 });
+  });
+});
+
 describe('G1: at most one order per intent', () => {
   it('duplicate delivery ×5 of one message makes one broker order', async () => {
     const intent = makeIntent();

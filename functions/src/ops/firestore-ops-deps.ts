@@ -1,0 +1,44 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import type { RuntimeConfigResult } from '../config.js';
+import type { Clock } from '../domain/clock.js';
+import type { EventLogger } from '../logs.js';
+import type { ShutdownGate } from '../safety/shutdown-gate.js';
+import { writeKillSwitch } from '../store/kill-switch-admin.js';
+import type { VerifyIdToken } from './auth.js';
+import { resetBreakerForOps } from './breaker-reset.js';
+import type { OpsDeps } from './handler.js';
+import { readOpsStatus, type StatusReaderOptions } from './status-reader.js';
+
+/** The ops handler's dependencies over one Firestore: what `index.ts`, the local stack and tests bind. */
+export function firestoreOpsDeps(input: {
+  db: Firestore;
+  verifyIdToken: VerifyIdToken;
+  clock: Clock;
+  log: EventLogger;
+  loadConfig: () => RuntimeConfigResult;
+  env: () => Readonly<Record<string, string | undefined>>;
+  gate: ShutdownGate;
+  instanceId: string;
+  statusOptions?: StatusReaderOptions;
+}): OpsDeps {
+  const { db, gate } = input;
+  return {
+    verifyIdToken: input.verifyIdToken,
+    clock: input.clock,
+    log: input.log,
+    webApiKey: input.env().OPS_WEB_API_KEY?.trim() || null,
+    readStatus: () =>
+      readOpsStatus(
+        {
+          db,
+          nowMs: input.clock.now(),
+          config: input.loadConfig(),
+          haltedParam: input.env().EXECUTION_HALTED,
+          instance: { instanceId: input.instanceId, shuttingDown: gate.shuttingDown, shutdownReason: gate.shutdownReason, inflight: gate.inflight },
+        },
+        input.statusOptions,
+      ),
+    writeKillSwitch: (write) => writeKillSwitch(db, write),
+    resetBreaker: resetBreakerForOps(db, input.clock),
+  };
+}

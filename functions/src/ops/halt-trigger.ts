@@ -1,0 +1,181 @@
+import type { DocumentReference, Firestore, Timestamp } from 'firebase-admin/firestore';
+import type { CancelAllOutcome } from '../broker/broker.js';
+import type { Clock } from '../domain/clock.js';
+import { decideKillSwitch } from '../domain/kill-switch.js';
+import { HaltgateError } from '../errors.js';
+import { LogEvent, type EventLogger } from '../logs.js';
+import { timestampsToDates, ts } from '../store/firestore-values.js';
+import { KILL_SWITCH_PATH } from '../store/paths.js';
+import type { OpsEvent, PublishOpsEvent } from './ops-events.js';
+
+/**
+ * `onKillSwitchWrite`: every write of `ops/killSwitch` — API, CLI or by hand in the console —
+ * gets an audit entry; a change *to halted* cancels the open orders at the broker (when
+ * HALT_CANCEL_OPEN_ORDERS) and tells the runners on `ops-events`.
+ *
+ * Idempotent under re-delivery (same event id): the audit entry is keyed by the event id and
+ * created in a transaction, and it carries the state of each side effect. Cancel-all runs only
+ * under a lease taken in a transaction, so two concurrent deliveries don't both call it, and
+ * never again once its result is recorded. A failed or unknown cancel-all throws so the
+ * platform redelivers (cancel-all is harmless to repeat after a crash; running it twice
+ * on purpose is not what an operator expects to see in the audit).
+ */
+
+export const AUDIT_COLLECTION = `${KILL_SWITCH_PATH}/audit`;
+/** A delivery that took a step's lease and never recorded a result is presumed dead after this. */
+export const CANCEL_LEASE_MS = 120_000;
+
+export const Transition = { halt: 'halt', resume: 'resume', none: 'none' } as const;
+export type Transition = (typeof Transition)[keyof typeof Transition];
+
+export const StepState = { pending: 'pending', running: 'running', done: 'done', failed: 'failed', skipped: 'skipped' } as const;
+export type StepState = (typeof StepState)[keyof typeof StepState];
+
+export interface KillSwitchChange {
+  eventId: string;
+  /** Document data before/after (undefined when absent), as the trigger delivered it. */
+  before: Record<string, unknown> | undefined;
+  after: Record<string, unknown> | undefined;
+  eventTimeMs: number;
+}
+
+export interface HaltTriggerDeps {
+  db: Firestore;
+  cancelAllOpenOrders: () => Promise<CancelAllOutcome>;
+  publishOpsEvent: PublishOpsEvent;
+  cancelOpenOrdersOnHalt: boolean;
+  clock: Clock;
+  log: EventLogger;
+}
+
+export class HaltSideEffectError extends HaltgateError {
+  constructor(step: string, detail: string) {
+    super(`halt trigger step ${step} did not complete: ${detail}; the change will be redelivered`, {
+      reason: 'halt_side_effect',
+      retryable: true,
+      context: { step, detail },
+    });
+    this.name = 'HaltSideEffectError';
+  }
+}
+
+/** Halted as the functions see it from the document alone (fail closed: missing or malformed is halted). */
+function documentHalted(data: Record<string, unknown> | undefined): boolean {
+  return decideKillSwitch(data === undefined ? undefined : timestampsToDates(data), 'false').halted;
+}
+
+export function transitionOf(change: Pick<KillSwitchChange, 'before' | 'after'>): Transition {
+  const was = documentHalted(change.before);
+  const is = documentHalted(change.after);
+  if (!was && is) return Transition.halt;
+  if (was && !is) return Transition.resume;
+  return Transition.none;
+}
+
+const field = (d: Record<string, unknown> | undefined, k: string): string | null => (d && typeof d[k] === 'string' ? (d[k] as string) : null);
+
+export async function handleKillSwitchWrite(deps: HaltTriggerDeps, change: KillSwitchChange): Promise<{ transition: Transition; cancelAll: StepState; publish: StepState }> {
+  const { db } = deps;
+  const ref = db.collection(AUDIT_COLLECTION).doc(change.eventId);
+  const transition = transitionOf(change);
+  const who = field(change.after, 'updatedBy') ?? (change.after === undefined ? 'unknown (document deleted)' : 'unknown (no updatedBy: console?)');
+
+  // 1. The audit entry, created once per event id.
+  await db.runTransaction(async (tx) => {
+    const snap = await tx.get(ref);
+    if (snap.exists) return;
+    tx.create(ref, {
+      eventId: change.eventId,
+      before: change.before ?? null,
+      after: change.after ?? null,
+      who,
+      reason: field(change.after, 'reason'),
+      when: ts(change.eventTimeMs),
+      recordedAt: ts(deps.clock.now()),
+      transition,
+      cancelAll: {
+        state: transition === Transition.halt && deps.cancelOpenOrdersOnHalt ? StepState.pending : StepState.skipped,
+        ...(transition === Transition.halt && !deps.cancelOpenOrdersOnHalt ? { detail: 'HALT_CANCEL_OPEN_ORDERS is false' } : {}),
+      },
+      publish: { state: transition === Transition.none ? StepState.skipped : StepState.pending },
+    });
+  });
+  deps.log.warn(LogEvent.killSwitchChanged, { eventId: change.eventId, transition, who });
+
+  const cancelAll = await runCancelAll(deps, ref);
+  const publish = await runPublish(deps, ref, change, transition, who);
+  return { transition, cancelAll, publish };
+}
+
+type Step = 'cancelAll' | 'publish';
+
+/**
+ * Takes the step's lease: only the delivery that moves it from pending (or failed, or a dead
+ * lease) to running performs it, so concurrent deliveries of one change don't both act.
+ */
+async function takeStep(deps: HaltTriggerDeps, ref: DocumentReference, step: Step): Promise<{ take: true } | { take: false; state: StepState }> {
+  return deps.db.runTransaction(async (tx) => {
+    const snap = await tx.get(ref);
+    const current = (snap.get(step) ?? {}) as { state?: StepState; leaseAt?: Timestamp; attempts?: number };
+    const nowMs = deps.clock.now();
+    const leaseExpired = current.state === StepState.running && (current.leaseAt?.toMillis() ?? 0) + CANCEL_LEASE_MS < nowMs;
+    if (current.state === StepState.pending || current.state === StepState.failed || leaseExpired) {
+      tx.update(ref, { [`${step}.state`]: StepState.running, [`${step}.leaseAt`]: ts(nowMs), [`${step}.attempts`]: (current.attempts ?? 0) + 1 });
+      return { take: true as const };
+    }
+    return { take: false as const, state: current.state ?? StepState.skipped };
+  });
+}
+
+async function runCancelAll(deps: HaltTriggerDeps, ref: DocumentReference): Promise<StepState> {
+  const lease = await takeStep(deps, ref, 'cancelAll');
+  if (!lease.take) return lease.state;
+
+  let outcome: CancelAllOutcome;
+  try {
+    outcome = await deps.cancelAllOpenOrders();
+  } catch (err) {
+    outcome = { kind: 'unknown', message: err instanceof Error ? err.message : String(err) };
+  }
+  if (outcome.kind === 'done') {
+    const failed = outcome.results.filter((r) => r.httpStatus >= 300);
+    await ref.update({
+      'cancelAll.state': StepState.done,
+      'cancelAll.results': outcome.results,
+      'cancelAll.cancelled': outcome.results.length - failed.length,
+      'cancelAll.failed': failed.length,
+      'cancelAll.finishedAt': ts(deps.clock.now()),
+    });
+    deps.log.warn(LogEvent.haltCancelAll, { outcome: 'done', orders: outcome.results.length, failed: failed.length });
+    return StepState.done;
+  }
+  await ref.update({ 'cancelAll.state': StepState.failed, 'cancelAll.detail': outcome.message, 'cancelAll.finishedAt': ts(deps.clock.now()) });
+  deps.log.error(LogEvent.haltCancelAll, { outcome: 'unknown', detail: outcome.message });
+  throw new HaltSideEffectError('cancelAll', outcome.message);
+}
+
+async function runPublish(deps: HaltTriggerDeps, ref: DocumentReference, change: KillSwitchChange, transition: Transition, who: string): Promise<StepState> {
+  if (transition === Transition.none) return StepState.skipped;
+  const lease = await takeStep(deps, ref, 'publish');
+  if (!lease.take) return lease.state;
+  const event: OpsEvent = {
+    type: transition,
+    halted: transition === Transition.halt,
+    reason: field(change.after, 'reason'),
+    updatedBy: who,
+    at: new Date(change.eventTimeMs).toISOString(),
+    changeId: change.eventId,
+  };
+  try {
+    // A duplicate message after a crash between publish and record is acceptable: runners dedupe on changeId.
+    const messageId = await deps.publishOpsEvent(event);
+    await ref.update({ 'publish.state': StepState.done, 'publish.messageId': messageId });
+    deps.log.info(LogEvent.opsEventPublished, { type: event.type, messageId, changeId: change.eventId });
+    return StepState.done;
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    await ref.update({ 'publish.state': StepState.failed, 'publish.detail': detail });
+    deps.log.error(LogEvent.opsEventPublishFailed, { changeId: change.eventId, detail });
+    throw new HaltSideEffectError('publish', detail);
+  }
+}

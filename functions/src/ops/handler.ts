@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import type { Clock } from '../domain/clock.js';
+import type { EventLogger } from '../logs.js';
+import { LogEvent } from '../logs.js';
+import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
+import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
+import { BreakerResetOutcome, type ResetBreakerFn } from './breaker-reset.js';
+import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
+import { unmetResumePreconditions } from './resume-preconditions.js';
+import type { OpsStatus } from './status.js';
+
+/**
+ * The `ops` HTTPS function as a plain handler: a request in, a response out. `index.ts`
+ * binds real dependencies and adapts express; tests and the local stack adapt node:http.
+ * Errors never leave as stack traces: every failure is a JSON `{ error, ... }`.
+ */
+
+export interface OpsDeps {
+  verifyIdToken: VerifyIdToken;
+  readStatus: () => Promise<OpsStatus>;
+  writeKillSwitch: (write: KillSwitchWrite) => Promise<KillSwitchWriteResult>;
+  resetBreaker: ResetBreakerFn;
+  clock: Clock;
+  log: EventLogger;
+  /** The project's web API key (public), for the dashboard's email/password sign-in; null hides it. */
+  webApiKey?: string | null;
+}
+
+export interface OpsRequest {
+  method: string;
+  /** Path inside the function, e.g. `/status` (the function name is not part of it). */
+  path: string;
+  authorization: string | undefined;
+  /** Parsed JSON body, or undefined. */
+  body: unknown;
+}
+
+export interface OpsResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const reason = z.string().trim().min(1, 'reason must not be empty').max(1000);
+export const haltBodySchema = z.strictObject({ reason });
+export const resumeBodySchema = z.strictObject({ reason, force: z.boolean().optional() });
+export const resetBodySchema = z.strictObject({ reason });
+
+const json = (status: number, body: unknown): OpsResponse => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  body: JSON.stringify(body),
+});
+
+const RESET_PATH = /^\/strategies\/([^/]+)\/breakers\/([^/]+)\/reset$/;
+
+type Route =
+  | { kind: 'dashboard' }
+  | { kind: 'status' }
+  | { kind: 'halt' }
+  | { kind: 'resume' }
+  | { kind: 'reset'; strategyId: string; breaker: string }
+  | { kind: 'wrong_method'; allow: string }
+  | { kind: 'not_found' };
+
+function route(method: string, rawPath: string): Route {
+  const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') : rawPath;
+  const m = method.toUpperCase();
+  const only = (allowed: string, r: Route): Route => (m === allowed || (allowed === 'GET' && m === 'HEAD') ? r : { kind: 'wrong_method', allow: allowed });
+  if (path === '/' || path === '') return only('GET', { kind: 'dashboard' });
+  if (path === '/status') return only('GET', { kind: 'status' });
+  if (path === '/halt') return only('POST', { kind: 'halt' });
+  if (path === '/resume') return only('POST', { kind: 'resume' });
+  const reset = RESET_PATH.exec(path);
+  if (reset) {
+    let strategyId: string;
+    let breaker: string;
+    try {
+      strategyId = decodeURIComponent(reset[1]!);
+      breaker = decodeURIComponent(reset[2]!);
+    } catch {
+      return { kind: 'not_found' };
+    }
+    return only('POST', { kind: 'reset', strategyId, breaker });
+  }
+  return { kind: 'not_found' };
+}
+
+function badBody(error: z.ZodError): OpsResponse {
+  return json(400, {
+    error: 'invalid_body',
+    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message, code: i.code })),
+  });
+}
+
+export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<OpsResponse> {
+  const r = route(req.method, req.path);
+  if (r.kind === 'not_found') return json(404, { error: 'not_found' });
+  if (r.kind === 'wrong_method') return { ...json(405, { error: 'method_not_allowed', allow: r.allow }), headers: { ...json(405, {}).headers, allow: r.allow } };
+  if (r.kind === 'dashboard') {
+    // The page carries no data: it asks /status with the operator's own token.
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': DASHBOARD_CSP,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      },
+      body: dashboardHtml({ webApiKey: deps.webApiKey ?? null }),
+    };
+  }
+
+  const auth = await authenticate(deps.verifyIdToken, req.authorization, r.kind === 'status' ? Access.read : Access.change);
+  if (!auth.ok) {
+    deps.log.warn(LogEvent.opsRequestDenied, { route: r.kind, status: auth.status });
+    return json(auth.status, { error: auth.status === 401 ? 'unauthenticated' : 'forbidden', message: auth.error });
+  }
+
+  try {
+    return await dispatch(deps, r, req.body, auth.principal);
+  } catch (err) {
+    // Details go to the log (no secrets there: store errors name the operation), not to the caller.
+    deps.log.error(LogEvent.opsRequestFailed, { route: r.kind, error: err instanceof Error ? err.message : String(err) });
+    return json(503, { error: 'unavailable', message: 'the request could not be completed; nothing is known to have changed unless status says so' });
+  }
+}
+
+async function dispatch(deps: OpsDeps, r: Exclude<Route, { kind: 'dashboard' | 'not_found' | 'wrong_method' }>, body: unknown, who: Principal): Promise<OpsResponse> {
+  switch (r.kind) {
+    case 'status':
+      return json(200, await deps.readStatus());
+
+    case 'halt': {
+      const parsed = haltBodySchema.safeParse(body ?? {});
+      if (!parsed.success) return badBody(parsed.error);
+      const result = await deps.writeKillSwitch({ halted: true, reason: parsed.data.reason, updatedBy: who.uid, via: 'api', nowMs: deps.clock.now() });
+      deps.log.warn(LogEvent.opsHalt, { who: who.uid, reason: parsed.data.reason, changed: result.changed });
+      return json(200, { halted: true, changed: result.changed, reason: parsed.data.reason, by: who.uid });
+    }
+
+    case 'resume': {
+      const parsed = resumeBodySchema.safeParse(body ?? {});
+      if (!parsed.success) return badBody(parsed.error);
+      const unmet = unmetResumePreconditions(await deps.readStatus());
+      const force = parsed.data.force === true;
+      if (unmet.length > 0 && !force) {
+        return json(409, {
+          error: 'preconditions_unmet',
+          message: 'not resumed: resolve these first, or resume with force: true to override',
+          unmet,
+        });
+      }
+      const result = await deps.writeKillSwitch({
+        halted: false,
+        reason: parsed.data.reason,
+        updatedBy: who.uid,
+        via: 'api',
+        forced: force && unmet.length > 0,
+        nowMs: deps.clock.now(),
+      });
+      deps.log.warn(LogEvent.opsResume, { who: who.uid, reason: parsed.data.reason, forced: force && unmet.length > 0, changed: result.changed });
+      return json(200, { halted: false, changed: result.changed, reason: parsed.data.reason, by: who.uid, overridden: force ? unmet : [] });
+    }
+
+    case 'reset': {
+      const parsed = resetBodySchema.safeParse(body ?? {});
+      if (!parsed.success) return badBody(parsed.error);
+      const result = await deps.resetBreaker({ strategyId: r.strategyId, breaker: r.breaker, reason: parsed.data.reason, who: who.uid });
+      deps.log.warn(LogEvent.opsBreakerReset, { who: who.uid, strategyId: r.strategyId, breaker: r.breaker, outcome: result.outcome });
+      const status =
+        result.outcome === BreakerResetOutcome.reset ? 200
+        : result.outcome === BreakerResetOutcome.notTripped || result.outcome === BreakerResetOutcome.malformed ? 409
+        : result.outcome === BreakerResetOutcome.badRequest ? 400
+        : 404;
+      return json(status, { outcome: result.outcome, detail: result.detail, strategyId: r.strategyId, breaker: r.breaker, ...(result.auditId ? { auditId: result.auditId } : {}) });
+    }
+  }
+}

@@ -1,0 +1,163 @@
+import type { DocumentData, Firestore } from 'firebase-admin/firestore';
+import type { RuntimeConfigResult } from '../config.js';
+import { BREAKER_NAMES } from '../domain/breakers/limits.js';
+import { parseBreakerState } from '../domain/breakers/state.js';
+import { decideKillSwitch } from '../domain/kill-switch.js';
+import { isRunnerStale, RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
+import { SubmissionState } from '../domain/submission.js';
+import { timestampsToDates, ts } from '../store/firestore-values.js';
+import { KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../store/paths.js';
+import type { OpsStatus, StrategyStatus, SubmissionSummary } from './status.js';
+
+
+export interface StatusReaderOptions {
+  /** Counts by state cover this window (the issue: the last hour). */
+  windowMs?: number;
+  /** A non-terminal record untouched this long is stuck. */
+  stuckAfterMs?: number;
+  recentLimit?: number;
+  /** Runners heartbeat every `intervalMs` (their doc says); stale after this when they don't. */
+  defaultRunnerStaleMs?: number;
+}
+
+export interface StatusInputs {
+  db: Firestore;
+  nowMs: number;
+  config: RuntimeConfigResult;
+  haltedParam: string | undefined;
+  instance: OpsStatus['instance'];
+}
+
+const NON_TERMINAL = [SubmissionState.submitting, SubmissionState.unknown, SubmissionState.released];
+/** Bounds the reads of one status call: the dashboard polls it. */
+const MAX_WINDOW_DOCS = 5000;
+
+const toIso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function summarize(id: string, raw: DocumentData): SubmissionSummary {
+  const d = timestampsToDates(raw) as Record<string, unknown>;
+  const intent = (d.intent ?? {}) as Record<string, unknown>;
+  return {
+    intentId: str(d.intentId) ?? id,
+    strategyId: str(d.strategyId) ?? str(intent.strategyId),
+    symbol: str(intent.symbol),
+    side: str(intent.side),
+    qty: num(intent.qty),
+    state: str(d.state) ?? 'unreadable',
+    reason: str(d.reason),
+    updatedAt: toIso(d.updatedAt),
+  };
+}
+
+function strategyStatus(id: string, raw: DocumentData): StrategyStatus {
+  const d = timestampsToDates(raw) as Record<string, unknown>;
+  const parsed = parseBreakerState(d.breakers ?? {});
+  if (!parsed.ok) {
+    return {
+      strategyId: id,
+      breakers: [],
+      problem: `breaker state is malformed (${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); the strategy is refused until fixed`,
+    };
+  }
+  return {
+    strategyId: id,
+    problem: null,
+    breakers: BREAKER_NAMES.map((name) => {
+      const trip = parsed.state[name];
+      return trip
+        ? { name, tripped: true, reason: trip.detail, value: trip.value, threshold: trip.threshold, since: new Date(trip.trippedAt).toISOString(), intentId: trip.intentId }
+        : { name, tripped: false, reason: null, value: null, threshold: null, since: null, intentId: null };
+    }),
+  };
+}
+
+/** Reads everything `GET /status` reports. Reads only; a failed read throws (the caller answers 503). */
+export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptions = {}): Promise<OpsStatus> {
+  const { db, nowMs } = input;
+  const windowMs = opts.windowMs ?? 3_600_000;
+  const stuckAfterMs = opts.stuckAfterMs ?? 300_000;
+  const recentLimit = opts.recentLimit ?? 25;
+  const submissions = db.collection(SUBMISSIONS);
+
+  const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap] = await Promise.all([
+    db.doc(KILL_SWITCH_PATH).get(),
+    db.doc(RECONCILER_STATUS_PATH).get(),
+    db.collection(STRATEGIES).get(),
+    submissions.where('updatedAt', '>=', ts(nowMs - windowMs)).limit(MAX_WINDOW_DOCS).get(),
+    // Filtered on state only (no composite index needed); age is checked here.
+    submissions.where('state', 'in', NON_TERMINAL).limit(MAX_WINDOW_DOCS).get(),
+    submissions.orderBy('updatedAt', 'desc').limit(recentLimit).get(),
+    db.collection(RUNNERS_COLLECTION).get(),
+  ]);
+
+  const kill = decideKillSwitch(killSnap.exists ? timestampsToDates(killSnap.data()) : undefined, input.haltedParam);
+
+  const countsByState: Record<string, number> = {};
+  for (const doc of windowSnap.docs) {
+    const state = str(doc.get('state')) ?? 'unreadable';
+    countsByState[state] = (countsByState[state] ?? 0) + 1;
+  }
+
+  const stuck = nonTerminalSnap.docs
+    .map((doc) => summarize(doc.id, doc.data()))
+    .filter((s) => s.updatedAt === null || nowMs - Date.parse(s.updatedAt) > stuckAfterMs);
+
+  let reconciler: OpsStatus['reconciler'] = null;
+  if (reconcilerSnap.exists) {
+    // Written by the reconciler (store/reconcile-store.ts `writeReport`): a run with errors is not ok.
+    const r = timestampsToDates(reconcilerSnap.data()) as Record<string, unknown>;
+    const counts = ['scanned', 'submitted', 'abandoned', 'stillUnknown', 'markedUnknown', 'errors']
+      .filter((k) => typeof r[k] === 'number')
+      .map((k) => `${k} ${r[k] as number}`);
+    const problems = Array.isArray(r.problems) ? r.problems.filter((p): p is string => typeof p === 'string') : [];
+    reconciler = {
+      lastRunAt: toIso(r.lastRunAt),
+      ok: typeof r.ok === 'boolean' ? r.ok : typeof r.errors === 'number' ? r.errors === 0 : null,
+      result: counts.length || problems.length ? [counts.join(', '), ...problems.slice(0, 3)].filter(Boolean).join('; ') : null,
+    };
+  }
+
+  const runners = runnersSnap.docs.map((doc) => {
+    const d = timestampsToDates(doc.data()) as Record<string, unknown>;
+    const lastSeen = d.lastSeenAt instanceof Date ? d.lastSeenAt.getTime() : Number.NaN;
+    const interval = num(d.intervalMs);
+    const staleAfter = interval !== null ? interval * 3 : (opts.defaultRunnerStaleMs ?? 45_000);
+    const state = str(d.state);
+    return {
+      runnerId: doc.id,
+      state,
+      lastSeenAt: toIso(d.lastSeenAt),
+      // A runner that says it stopped is not stale: it is gone on purpose.
+      stale: state === 'stopped' ? false : isRunnerStale(lastSeen, nowMs, staleAfter),
+    };
+  });
+
+  const config = input.config;
+  return {
+    generatedAt: new Date(nowMs).toISOString(),
+    killSwitch: {
+      halted: kill.halted,
+      reason: kill.reason,
+      sources: kill.sources,
+      documentReason: kill.document?.reason ?? null,
+      who: kill.document?.updatedBy ?? null,
+      since: kill.document?.updatedAtMs == null ? null : new Date(kill.document.updatedAtMs).toISOString(),
+    },
+    execution: config.ok
+      ? { mode: config.config.executionMode, configValid: true, problems: [] }
+      : { mode: config.partial.executionMode ?? null, configValid: false, problems: config.problems },
+    strategies: strategiesSnap.docs.map((doc) => strategyStatus(doc.id, doc.data())),
+    submissions: {
+      windowMs,
+      countsByState,
+      stuckAfterMs,
+      stuck,
+      recent: recentSnap.docs.map((doc) => summarize(doc.id, doc.data())),
+    },
+    reconciler,
+    runners,
+    instance: input.instance,
+  };
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * `GET /status`: the JSON the dashboard, the CLI and operators' scripts read. Described by
+ * zod so clients can validate what they get (the CLI and the tests do) and so the shape is
+ * written down in one place. Times are ISO-8601 strings.
+ */
+
+const iso = z.string().nullable();
+
+export const breakerStatusSchema = z.object({
+  name: z.string(),
+  tripped: z.boolean(),
+  reason: z.string().nullable(),
+  value: z.number().nullable(),
+  threshold: z.number().nullable(),
+  since: iso,
+  intentId: z.string().nullable(),
+});
+
+export const strategyStatusSchema = z.object({
+  strategyId: z.string(),
+  breakers: z.array(breakerStatusSchema),
+  /** The stored breaker state is malformed: the strategy is refused (fail closed) until fixed. */
+  problem: z.string().nullable(),
+});
+
+export const submissionSummarySchema = z.object({
+  intentId: z.string(),
+  strategyId: z.string().nullable(),
+  symbol: z.string().nullable(),
+  side: z.string().nullable(),
+  qty: z.number().nullable(),
+  state: z.string(),
+  reason: z.string().nullable(),
+  updatedAt: iso,
+});
+
+export const opsStatusSchema = z.object({
+  generatedAt: z.string(),
+  killSwitch: z.object({
+    halted: z.boolean(),
+    /** The combined reason, naming the source (document and/or EXECUTION_HALTED). */
+    reason: z.string().nullable(),
+    sources: z.array(z.string()),
+    /** From the document, when it is well formed. */
+    documentReason: z.string().nullable(),
+    who: z.string().nullable(),
+    since: iso,
+  }),
+  execution: z.object({
+    mode: z.string().nullable(),
+    configValid: z.boolean(),
+    problems: z.array(z.string()),
+  }),
+  strategies: z.array(strategyStatusSchema),
+  submissions: z.object({
+    windowMs: z.number(),
+    countsByState: z.record(z.string(), z.number()),
+    stuckAfterMs: z.number(),
+    stuck: z.array(submissionSummarySchema),
+    recent: z.array(submissionSummarySchema),
+  }),
+  reconciler: z
+    .object({
+      lastRunAt: iso,
+      ok: z.boolean().nullable(),
+      result: z.string().nullable(),
+    })
+    .nullable(),
+  runners: z.array(z.object({ runnerId: z.string(), state: z.string().nullable(), lastSeenAt: iso, stale: z.boolean() })),
+  instance: z.object({ instanceId: z.string(), shuttingDown: z.boolean(), shutdownReason: z.string().nullable(), inflight: z.number() }),
+});
+
+export type OpsStatus = z.infer<typeof opsStatusSchema>;
+export type StrategyStatus = z.infer<typeof strategyStatusSchema>;
+export type SubmissionSummary = z.infer<typeof submissionSummarySchema>;

@@ -1,0 +1,126 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import { isBreakerName, BREAKER_NAMES, type BreakerName } from '../domain/breakers/limits.js';
+import { parseBreakerState, resetBreaker as clearTrip, serializeBreakerState, type LatchedTrip } from '../domain/breakers/state.js';
+import { parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
+import type { Clock } from '../domain/clock.js';
+import { HaltgateError, StoreUnavailableError } from '../errors.js';
+import { ts } from './firestore-values.js';
+import { STRATEGIES } from './paths.js';
+
+/**
+ * The operator's side of G7: a latched breaker refuses its strategy's intents until someone
+ * resets it here, saying who and why. Clearing the latch and writing the audit entry are one
+ * transaction, so there is never a reset without its audit entry or the other way round.
+ *
+ * What a reset does to the measured stats: the two STREAK breakers start a new streak —
+ * `consecutiveLosses` forgets the realized events kept for the streak (the P&L events stay in
+ * `strategies/{id}/pnl`) and `brokerErrors` zeroes the error count — because otherwise the
+ * streak that tripped them would trip them again on the very next intent and a reset could
+ * never resume the strategy (a broker-error streak only ends on a broker answer, which a
+ * refused strategy never gets). `dailyLoss` keeps today's sum: the day's loss is still there,
+ * so it trips again until the next trading day or a higher limit — that is the limit's point.
+ * The audit entry keeps the stats as they were (`statsBefore`).
+ */
+
+export const STRATEGY_AUDIT = 'audit';
+
+export const ResetBreakerFailure = {
+  unknown_breaker: 'unknown_breaker',
+  not_latched: 'not_latched',
+  bad_request: 'bad_request',
+  state_malformed: 'state_malformed',
+} as const;
+export type ResetBreakerFailure = (typeof ResetBreakerFailure)[keyof typeof ResetBreakerFailure];
+
+/** A reset that cannot be done as asked: not retryable, the request must change. */
+export class ResetBreakerError extends HaltgateError {
+  readonly failure: ResetBreakerFailure;
+  constructor(failure: ResetBreakerFailure, message: string, context: Record<string, unknown>) {
+    super(message, { reason: failure, retryable: false, context });
+    this.name = 'ResetBreakerError';
+    this.failure = failure;
+  }
+}
+
+export interface ResetBreakerResult {
+  strategyId: string;
+  breaker: BreakerName;
+  /** The trip that was cleared. */
+  before: LatchedTrip;
+  auditId: string;
+  atMs: number;
+}
+
+export async function resetBreaker(
+  db: Firestore,
+  strategyId: string,
+  name: string,
+  who: string,
+  why: string,
+  clock: Clock,
+): Promise<ResetBreakerResult> {
+  const context = { strategyId, breaker: name };
+  if (!isBreakerName(name)) {
+    throw new ResetBreakerError(ResetBreakerFailure.unknown_breaker, `"${name}" is not a breaker; breakers are ${BREAKER_NAMES.join(', ')}`, context);
+  }
+  if (strategyId.trim() === '' || strategyId.includes('/')) {
+    throw new ResetBreakerError(ResetBreakerFailure.bad_request, `"${strategyId}" is not a strategy id`, context);
+  }
+  if (who.trim() === '' || why.trim() === '') {
+    throw new ResetBreakerError(ResetBreakerFailure.bad_request, 'a reset needs who did it and why', context);
+  }
+  const ref = db.collection(STRATEGIES).doc(strategyId);
+  const auditRef = ref.collection(STRATEGY_AUDIT).doc();
+  let result: ResetBreakerResult;
+  try {
+    result = await db.runTransaction(async (tx) => {
+      const snap = await tx.get(ref);
+      const stored: unknown = snap.data()?.breakers;
+      const parsed = stored === undefined ? { ok: true as const, state: {} } : parseBreakerState(stored);
+      if (!parsed.ok) {
+        throw new ResetBreakerError(
+          ResetBreakerFailure.state_malformed,
+          `strategies/${strategyId}.breakers is malformed (${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); repair it in the console`,
+          context,
+        );
+      }
+      const before = parsed.state[name];
+      if (before === undefined) {
+        throw new ResetBreakerError(ResetBreakerFailure.not_latched, `breaker ${name} of strategy ${strategyId} is not latched`, context);
+      }
+      let statsBefore: StrategyStats | null = null;
+      let statsAfter: StrategyStats | null = null;
+      const storedStats: unknown = snap.data()?.stats;
+      if ((name === 'consecutiveLosses' || name === 'brokerErrors') && storedStats !== undefined) {
+        const stats = parseStrategyStats(storedStats);
+        if (!stats.ok) {
+          throw new ResetBreakerError(
+            ResetBreakerFailure.state_malformed,
+            `strategies/${strategyId}.stats is malformed (${stats.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); repair it in the console`,
+            context,
+          );
+        }
+        statsBefore = stats.stats;
+        statsAfter = name === 'consecutiveLosses' ? { ...stats.stats, recentRealized: [] } : { ...stats.stats, consecutiveBrokerErrors: 0 };
+      }
+      const atMs = clock.now();
+      // `update` replaces the `breakers` map as a whole (set+merge would keep the cleared key).
+      tx.update(ref, { breakers: serializeBreakerState(clearTrip(parsed.state, name)), ...(statsAfter === null ? {} : { stats: statsAfter }) });
+      tx.set(auditRef, {
+        action: 'reset_breaker',
+        strategyId,
+        breaker: name,
+        who,
+        why,
+        at: ts(atMs),
+        before: { ...before },
+        statsBefore,
+      });
+      return { strategyId, breaker: name, before: { ...before }, auditId: auditRef.id, atMs };
+    });
+  } catch (err) {
+    if (err instanceof ResetBreakerError) throw err;
+    throw new StoreUnavailableError('resetBreaker', err);
+  }
+  return result;
+}

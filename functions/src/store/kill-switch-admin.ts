@@ -1,0 +1,58 @@
+import type { Firestore } from 'firebase-admin/firestore';
+import { parseKillSwitchDocument } from '../domain/kill-switch.js';
+import { StoreUnavailableError } from '../errors.js';
+import { timestampsToDates, ts } from './firestore-values.js';
+import { KILL_SWITCH_PATH } from './paths.js';
+
+/**
+ * The one write path of `ops/killSwitch` for tools (ops API, CLI). The console writes the
+ * same document by hand; the `onKillSwitchWrite` trigger audits every change whichever way
+ * it came, so this module writes no audit entry of its own (one change, one entry).
+ */
+
+export const KillSwitchVia = { api: 'api', cli: 'cli' } as const;
+export type KillSwitchVia = (typeof KillSwitchVia)[keyof typeof KillSwitchVia];
+
+export interface KillSwitchWrite {
+  halted: boolean;
+  reason: string;
+  /** Uid (API) or principal (CLI) of the operator. */
+  updatedBy: string;
+  via: KillSwitchVia;
+  /** A resume that overrode unmet preconditions: kept on the document so the audit shows it. */
+  forced?: boolean;
+  nowMs: number;
+}
+
+export interface KillSwitchWriteResult {
+  before: { halted: boolean | null; reason: string | null; updatedBy: string | null } | null;
+  changed: boolean;
+}
+
+export async function writeKillSwitch(db: Firestore, write: KillSwitchWrite): Promise<KillSwitchWriteResult> {
+  const ref = db.doc(KILL_SWITCH_PATH);
+  try {
+    return await db.runTransaction(async (tx) => {
+      const snap = await tx.get(ref);
+      const parsed = snap.exists ? parseKillSwitchDocument(timestampsToDates(snap.data())) : null;
+      const before = !snap.exists
+        ? null
+        : parsed?.ok
+          ? { halted: parsed.halted, reason: parsed.reason, updatedBy: parsed.updatedBy }
+          : { halted: null, reason: null, updatedBy: null };
+      // `set`, not merge: fields a person added by hand (or a stale `forced`) must not
+      // survive into a state they no longer describe.
+      tx.set(ref, {
+        halted: write.halted,
+        reason: write.reason,
+        updatedBy: write.updatedBy,
+        updatedAt: ts(write.nowMs),
+        via: write.via,
+        ...(write.forced ? { forced: true } : {}),
+      });
+      return { before, changed: before?.halted !== write.halted };
+    });
+  } catch (err) {
+    throw new StoreUnavailableError('writeKillSwitch', err);
+  }
+}

@@ -1,0 +1,125 @@
+import type { DocumentData } from 'firebase-admin/firestore';
+import { breakerRefusalReason } from '../domain/breakers/breaker.js';
+import { evaluateBreakers } from '../domain/breakers/index.js';
+import { resolveLimits, type BreakerLimits } from '../domain/breakers/limits.js';
+import { ORDER_RATE_WINDOW_MS } from '../domain/breakers/order-rate.js';
+import { EMPTY_BREAKER_STATE, latchedBreaker, latchTrip, parseBreakerState, serializeBreakerState, type BreakerState } from '../domain/breakers/state.js';
+import { emptyStrategyStats, parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
+import type { ClaimInput } from '../domain/claim-decision.js';
+import type { OrderIntent } from '../domain/intent.js';
+import { RefusalReason } from '../domain/submission.js';
+
+/**
+ * The strategy's say in a claim: latched breakers, limits and breaker evaluation, run inside
+ * the claim transaction on the `strategies/{strategyId}` document it read (G7).
+ *
+ * The store only asks the gate when everything else (kill switch, config, mode, expiry, the
+ * existing record) already allows the claim: a halt and a trip racing on one intent therefore
+ * give one `refused` record with one reason, and a halted intent never latches a breaker.
+ *
+ * Strategy document fields this reads (all optional; a missing document is a fresh strategy):
+ *   `breakers` latched trips (state.ts), `stats` counters (stats.ts), `limits` the operator's
+ *   override (limits.ts). Anything malformed refuses with `config_invalid` — never "no breaker
+ *   latched" or "zero losses", which would silently loosen what the operator set (G6).
+ */
+
+export interface StrategyGateInput {
+  /** The strategy document's data (Timestamps as Dates), or undefined when it does not exist. */
+  strategyData: unknown;
+  intent: OrderIntent;
+  nowMs: number;
+  /** The CB_* params, resolved; null when the configuration is invalid. */
+  breakerDefaults: BreakerLimits | null;
+  /**
+   * Claims of this strategy committed since `sinceMs`, counted inside the transaction. Only
+   * called when the order-rate breaker is on, so the default costs no extra round trip.
+   *
+   * Why a count query and not a counter on `strategies/{id}`: that document is read by every
+   * claim of the strategy; writing it on every claim would cap the strategy near Firestore's
+   * ~1 sustained write/s per document and make every pair of its claim transactions conflict.
+   * The claim already writes `submissions/{intentId}` with `strategyId` and `claimedAt`, so a
+   * `count()` over those (composite index strategyId + claimedAt) costs one read per 1000
+   * entries and no write. Read inside the transaction it is exact — concurrent claims of the
+   * same strategy serialise on the range, and only while this breaker is on.
+   */
+  countRecentClaims: (sinceMs: number) => Promise<number>;
+}
+
+export interface StrategyGateResult {
+  verdict: ClaimInput['strategy'];
+  /** Merged into `strategies/{strategyId}` in the claim's commit (a breaker latching). */
+  strategyUpdate?: DocumentData;
+}
+
+export type StrategyGate = (input: StrategyGateInput) => StrategyGateResult | Promise<StrategyGateResult>;
+
+export const allowAllStrategies: StrategyGate = () => ({ verdict: { ok: true } });
+
+/** What the strategy document holds, parsed; or why it cannot be trusted. */
+export type ParsedStrategy =
+  | { ok: true; state: BreakerState; stats: StrategyStats; limitsOverride: unknown }
+  | { ok: false; detail: string };
+
+export function parseStrategyDocument(strategyId: string, data: unknown): ParsedStrategy {
+  if (data === undefined) return { ok: true, state: EMPTY_BREAKER_STATE, stats: emptyStrategyStats(), limitsOverride: undefined };
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    return { ok: false, detail: `strategies/${strategyId} is not a document object` };
+  }
+  const doc = data as Record<string, unknown>;
+  let state: BreakerState = EMPTY_BREAKER_STATE;
+  if (doc.breakers !== undefined) {
+    const parsed = parseBreakerState(doc.breakers);
+    if (!parsed.ok) return { ok: false, detail: `strategies/${strategyId}.breakers is malformed: ${describe(parsed.issues)}` };
+    state = parsed.state;
+  }
+  let stats = emptyStrategyStats();
+  if (doc.stats !== undefined) {
+    const parsed = parseStrategyStats(doc.stats);
+    if (!parsed.ok) return { ok: false, detail: `strategies/${strategyId}.stats is malformed: ${describe(parsed.issues)}` };
+    stats = parsed.stats;
+  }
+  return { ok: true, state, stats, limitsOverride: doc.limits };
+}
+
+/** The breaker gate: the one executeIntent runs. */
+export const breakerGate: StrategyGate = async (input) => {
+  const { intent, nowMs } = input;
+  const strategyId = intent.strategyId;
+  const parsed = parseStrategyDocument(strategyId, input.strategyData);
+  if (!parsed.ok) return refuse(RefusalReason.config_invalid, parsed.detail);
+
+  // A latched breaker refuses without evaluating anything: only an operator's reset ends it.
+  const latched = latchedBreaker(parsed.state);
+  if (latched !== null) {
+    return refuse(
+      breakerRefusalReason(latched.breaker),
+      `breaker ${latched.breaker} latched since ${new Date(latched.trippedAt).toISOString()} by intent ${latched.intentId} ` +
+        `(value ${latched.value ?? 'unmeasurable'}, threshold ${latched.threshold}): ${latched.detail}; an operator must reset it`,
+    );
+  }
+
+  if (input.breakerDefaults === null) return refuse(RefusalReason.config_invalid, 'breaker defaults (CB_* params) are not available');
+  const limits = resolveLimits(input.breakerDefaults, parsed.limitsOverride);
+  if (!limits.ok) {
+    return refuse(RefusalReason.config_invalid, `strategies/${strategyId}.limits is invalid: ${describe(limits.issues)}`);
+  }
+
+  const claimsInLastMinute = limits.limits.maxOrdersPerMin > 0 ? await input.countRecentClaims(nowMs - ORDER_RATE_WINDOW_MS) : 0;
+  const verdict = evaluateBreakers({ intent, nowMs, stats: parsed.stats, claimsInLastMinute }, limits.limits);
+  if (!verdict.tripped) return { verdict: { ok: true } };
+
+  const state = latchTrip(parsed.state, verdict, { intentId: intent.intentId, nowMs });
+  return {
+    verdict: { ok: false, reason: breakerRefusalReason(verdict.breaker), detail: verdict.detail },
+    // The whole map, merged: latching only ever adds a key, so a merge cannot undo a reset.
+    strategyUpdate: { breakers: serializeBreakerState(state) },
+  };
+};
+
+function refuse(reason: string, detail: string): StrategyGateResult {
+  return { verdict: { ok: false, reason, detail } };
+}
+
+function describe(issues: ReadonlyArray<{ path: string; message: string }>): string {
+  return issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+}

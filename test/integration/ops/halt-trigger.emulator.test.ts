@@ -1,0 +1,189 @@
+/**
+ * onKillSwitchWrite's handler against the embedded Firestore, the Alpaca simulator (cancel-all
+ * over HTTP) and the Pub/Sub emulator (real @google-cloud/pubsub client publishing ops-events,
+ * pushed to a local endpoint so the test sees exactly what runners would get).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PubSub } from '@google-cloud/pubsub';
+import { Timestamp } from 'firebase-admin/firestore';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
+import { createAlpacaBroker } from '../../../functions/src/broker/alpaca.js';
+import type { Broker, CancelAllOutcome } from '../../../functions/src/broker/broker.js';
+import { systemClock } from '../../../functions/src/domain/clock.js';
+import { isRetryable } from '../../../functions/src/errors.js';
+import { memoryEventLogger } from '../../../functions/src/logs.js';
+import { handleKillSwitchWrite, transitionOf, type HaltTriggerDeps, type KillSwitchChange } from '../../../functions/src/ops/halt-trigger.js';
+import { opsEventSchema, pubsubOpsEventPublisher, type OpsEvent } from '../../../functions/src/ops/ops-events.js';
+import { OPS_EVENTS_TOPIC } from '../../../functions/src/topics.js';
+import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
+
+let b: TestBackends;
+let emu: PubSubEmulator;
+let pubsub: PubSub;
+let broker: Broker;
+let sink: Server;
+const received: OpsEvent[] = [];
+
+beforeAll(async () => {
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  b = await startTestBackends();
+  emu = await startPubSubEmulator({ projectId: TEST_PROJECT_ID });
+  sink = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const data = body.data?.message?.data ?? body.message?.data;
+      received.push(opsEventSchema.parse(JSON.parse(Buffer.from(data, 'base64').toString('utf8'))));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  emu.addPushSubscription({ topic: OPS_EVENTS_TOPIC, name: 'runner-ops', endpoint: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` });
+  pubsub = new PubSub({ projectId: TEST_PROJECT_ID, apiEndpoint: emu.emulatorHost, emulatorMode: true });
+  broker = createAlpacaBroker({ baseUrl: b.sim.url, keyId: b.sim.keyId, secretKey: b.sim.secretKey, name: 'alpaca-paper' });
+});
+afterAll(async () => {
+  await pubsub?.close();
+  await emu?.stop();
+  await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
+  await b?.stop();
+});
+beforeEach(async () => {
+  await b.reset();
+  received.length = 0;
+});
+
+function deps(overrides: Partial<HaltTriggerDeps> = {}): HaltTriggerDeps & { cancelCalls: () => number } {
+  let calls = 0;
+  return {
+    db: b.db,
+    cancelAllOpenOrders: () => {
+      calls += 1;
+      return broker.cancelAllOpenOrders({ timeoutMs: 2000 });
+    },
+    publishOpsEvent: pubsubOpsEventPublisher(pubsub),
+    cancelOpenOrdersOnHalt: true,
+    clock: systemClock,
+    log: memoryEventLogger(),
+    ...overrides,
+    cancelCalls: () => calls,
+  };
+}
+
+const active = { halted: false, reason: 'open', updatedBy: 'op-alice', updatedAt: Timestamp.now() };
+const halted = { halted: true, reason: 'runaway strategy', updatedBy: 'op-bob', updatedAt: Timestamp.now() };
+let n = 0;
+const change = (before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined, eventId = `evt-${Date.now()}-${++n}`): KillSwitchChange => ({
+  eventId,
+  before,
+  after,
+  eventTimeMs: Date.now(),
+});
+
+const cancelRequests = () => b.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === '/v2/orders');
+
+async function openOrder(id: string) {
+  const out = await broker.submitOrder({ clientOrderId: id, symbol: 'AAPL', side: 'buy', qty: 1, type: 'limit', limitPrice: 1, timeInForce: 'gtc' }, { timeoutMs: 2000 });
+  expect(out.kind).toBe('accepted');
+}
+
+describe('transitions', () => {
+  it('halt, resume, none — missing or malformed documents count as halted (fail closed)', () => {
+    expect(transitionOf({ before: active, after: halted })).toBe('halt');
+    expect(transitionOf({ before: halted, after: active })).toBe('resume');
+    expect(transitionOf({ before: halted, after: { ...halted, reason: 'new words' } })).toBe('none');
+    expect(transitionOf({ before: active, after: undefined })).toBe('halt');
+    expect(transitionOf({ before: active, after: { halted: 'yes' } })).toBe('halt');
+    expect(transitionOf({ before: undefined, after: halted })).toBe('none');
+  });
+});
+
+describe('onKillSwitchWrite', () => {
+  it('a halt audits before/after/who/when, cancels open orders once, and publishes on ops-events', async () => {
+    b.sim.faults.set({ fillMode: 'none' });
+    await openOrder('o1');
+    await openOrder('o2');
+    const d = deps();
+    const c = change(active, halted);
+    const out = await handleKillSwitchWrite(d, c);
+    expect(out).toEqual({ transition: 'halt', cancelAll: 'done', publish: 'done' });
+
+    const audit = (await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).data()!;
+    expect(audit).toMatchObject({ eventId: c.eventId, who: 'op-bob', reason: 'runaway strategy', transition: 'halt' });
+    expect(audit.before).toMatchObject({ halted: false });
+    expect(audit.after).toMatchObject({ halted: true });
+    expect(audit.when).toBeInstanceOf(Timestamp);
+    expect(audit.cancelAll).toMatchObject({ state: 'done', cancelled: 2, failed: 0 });
+    expect(audit.publish.state).toBe('done');
+    expect(cancelRequests()).toHaveLength(1);
+    expect(b.sim.orders().every((o) => o.status === 'canceled')).toBe(true);
+
+    await emu.drain(5000);
+    expect(received).toEqual([expect.objectContaining({ type: 'halt', halted: true, reason: 'runaway strategy', updatedBy: 'op-bob', changeId: c.eventId })]);
+  });
+
+  it('re-delivery of the same change (twice in a row, and twice at once) cancels once, audits once, publishes once', async () => {
+    const d = deps();
+    const c = change(active, halted);
+    await handleKillSwitchWrite(d, c);
+    await handleKillSwitchWrite(d, c);
+    const c2 = change(active, halted);
+    await Promise.all([handleKillSwitchWrite(d, c2), handleKillSwitchWrite(d, c2)]);
+
+    expect(d.cancelCalls()).toBe(2); // one per halt event, not per delivery
+    expect(cancelRequests()).toHaveLength(2);
+    const audit = await b.db.collection('ops/killSwitch/audit').get();
+    expect(audit.docs.map((x) => x.id).sort()).toEqual([c.eventId, c2.eventId].sort());
+    await emu.drain(5000);
+    expect(received.map((e) => e.changeId).sort()).toEqual([c.eventId, c2.eventId].sort());
+  });
+
+  it('a change made by hand in the console (no updatedBy) is audited too; not a halt → no cancel', async () => {
+    const d = deps();
+    const c = change(halted, { halted: true, note: 'typed in the console' });
+    expect((await handleKillSwitchWrite(d, c)).transition).toBe('none');
+    const audit = (await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).data()!;
+    expect(audit.who).toMatch(/unknown/);
+    expect(audit.after).toMatchObject({ note: 'typed in the console' });
+    expect(audit.cancelAll.state).toBe('skipped');
+    expect(d.cancelCalls()).toBe(0);
+  });
+
+  it('a resume publishes a resume event and cancels nothing', async () => {
+    const d = deps();
+    const out = await handleKillSwitchWrite(d, change(halted, active));
+    expect(out).toEqual({ transition: 'resume', cancelAll: 'skipped', publish: 'done' });
+    expect(d.cancelCalls()).toBe(0);
+    await emu.drain(5000);
+    expect(received.map((e) => e.type)).toEqual(['resume']);
+  });
+
+  it('HALT_CANCEL_OPEN_ORDERS=false: audited and published, no cancel', async () => {
+    const d = deps({ cancelOpenOrdersOnHalt: false });
+    const c = change(active, halted);
+    expect((await handleKillSwitchWrite(d, c)).cancelAll).toBe('skipped');
+    expect(d.cancelCalls()).toBe(0);
+    expect((await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).get('cancelAll.detail')).toMatch(/HALT_CANCEL_OPEN_ORDERS/);
+  });
+
+  it('a cancel-all whose outcome is unknown throws retryable; the redelivery retries it and records the result', async () => {
+    let fail = true;
+    const d = deps({
+      cancelAllOpenOrders: async (): Promise<CancelAllOutcome> => {
+        if (fail) return { kind: 'unknown', message: 'timeout' };
+        return { kind: 'done', results: [] };
+      },
+    });
+    const c = change(active, halted);
+    const err = await handleKillSwitchWrite(d, c).then(() => null, (e: unknown) => e);
+    expect(err).not.toBeNull();
+    expect(isRetryable(err)).toBe(true);
+    expect((await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).get('cancelAll.state')).toBe('failed');
+    fail = false;
+    expect((await handleKillSwitchWrite(d, c)).cancelAll).toBe('done');
+    expect((await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).get('cancelAll.attempts')).toBe(2);
+  });
+});
