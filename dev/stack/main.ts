@@ -70,7 +70,15 @@ say(`  Pub/Sub   (PUBSUB_EMULATOR_HOST)     ${stack.pubsubHost}`);
 say(`  Alpaca simulator                     ${stack.simUrl}   (faults: POST ${stack.simUrl}/__sim/faults)`);
 for (const [name, url] of Object.entries(stack.functionUrls)) {
   const fn = stack.functions.find((f) => f.name === name);
-  const how = fn?.trigger.kind === 'pubsub' ? `push from topic ${fn.trigger.topic}` : fn?.trigger.kind === 'schedule' ? `scheduled "${fn.trigger.schedule}"` : fn?.trigger.kind ?? '';
+  const t = fn?.trigger;
+  const how =
+    t?.kind === 'pubsub'
+      ? `push from topic ${t.topic}`
+      : t?.kind === 'schedule'
+        ? `scheduled "${t.schedule}"`
+        : t?.kind === 'firestore'
+          ? `Firestore trigger on ${t.document ?? '?'}: not delivered locally yet`
+          : (t?.kind ?? '');
   say(`  function ${name.padEnd(27)} ${url}   (${how})`);
 }
 say(`  project ${projectId}; kill switch: ops/killSwitch${projectId.startsWith('demo-') ? ' (written halted:false)' : ''}`);

@@ -164,9 +164,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let nextPort = ports.functions ?? 0;
     for (const fn of discovered) {
       const port = nextPort === 0 ? await freePort() : nextPort++;
-      const timeoutSeconds = Number(functionsEnv.EXECUTE_TIMEOUT_SECONDS ?? '60');
       const drainMs = Number(functionsEnv.SHUTDOWN_DRAIN_TIMEOUT_MS ?? '8000');
-      processes.set(fn.name, new FunctionProcess({ fn, port, env: functionsEnv, log, stopGraceMs: drainMs + 2_000, readyTimeoutMs: Math.max(60_000, timeoutSeconds * 1000) }));
+      // SIGTERM gets the function's own drain plus a little before SIGKILL, like Cloud Run's grace.
+      processes.set(fn.name, new FunctionProcess({ fn, port, env: functionsEnv, log, stopGraceMs: drainMs + 2_000, readyTimeoutMs: 60_000 }));
     }
     cleanups.push(async () => {
       await Promise.all([...processes.values()].map((p) => p.stop()));

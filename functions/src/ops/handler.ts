@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../domain/clock.js';
-import type { EventLogger } from '../logs.js';
-import { LogEvent } from '../logs.js';
+import { LogEvent, type EventLogger } from '../logs.js';
 import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
 import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
 import { BreakerResetOutcome, type ResetBreakerFn } from './breaker-reset.js';
@@ -96,7 +95,10 @@ function badBody(error: z.ZodError): OpsResponse {
 export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<OpsResponse> {
   const r = route(req.method, req.path);
   if (r.kind === 'not_found') return json(404, { error: 'not_found' });
-  if (r.kind === 'wrong_method') return { ...json(405, { error: 'method_not_allowed', allow: r.allow }), headers: { ...json(405, {}).headers, allow: r.allow } };
+  if (r.kind === 'wrong_method') {
+    const out = json(405, { error: 'method_not_allowed', allow: r.allow });
+    return { ...out, headers: { ...out.headers, allow: r.allow } };
+  }
   if (r.kind === 'dashboard') {
     // The page carries no data: it asks /status with the operator's own token.
     return {
