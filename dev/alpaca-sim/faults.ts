@@ -1,4 +1,5 @@
 import { z } from 'zod';
+export { mulberry32 } from '../seeded-random.js';
 
 /**
  * Fault injection for the Alpaca simulator: what can go wrong, how often, and the seeded
@@ -119,17 +120,6 @@ export function faultConfigProblems(config: FaultConfig): string[] {
   return problems;
 }
 
-/** mulberry32: tiny, fast, good enough for fault dice, and the same sequence for the same seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One die roll against the configured rates: exactly one PRNG draw per request. */
 export function rollFault(config: FaultConfig, r: number): SubmitFault {

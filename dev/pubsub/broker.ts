@@ -15,6 +15,7 @@ import type {
 import type { StoredMessage } from './push-delivery.js';
 import { SubscriptionState } from './subscription.js';
 import type { PushOptions, PushSettings, SubscriptionStats } from './subscription.js';
+import { mulberry32 } from '../seeded-random.js';
 
 export const DEFAULT_PUSH_OPTIONS: PushOptions = {
   minBackoffMs: 10_000,
@@ -56,17 +57,6 @@ interface DrainWaiter {
   timer: NodeJS.Timeout | undefined;
 }
 
-/** Mulberry32: a tiny seeded PRNG, so fault injection is reproducible from a seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class PubSubBroker {
   readonly projectId: string;
@@ -88,7 +78,7 @@ export class PubSubBroker {
 
   constructor(opts: { projectId: string; seed: number; defaultPush: PushOptions }) {
     this.projectId = opts.projectId;
-    this.random = seededRandom(opts.seed);
+    this.random = mulberry32(opts.seed);
     this.defaultPush = { ...opts.defaultPush };
   }
 

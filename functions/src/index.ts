@@ -87,6 +87,24 @@ function executeIntentDeps(): ExecuteIntentDeps {
   };
 }
 
+/**
+ * Runs one event's handler and sorts its failure: retryable errors are thrown, so the platform
+ * answers 500 and the event is redelivered; terminal ones are logged and acknowledged, since a
+ * redelivery cannot change the answer and would only loop.
+ */
+async function settleEvent(eventId: string, handle: () => Promise<unknown>): Promise<void> {
+  try {
+    await handle();
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    if (isRetryable(err)) {
+      cloudEventLogger.warn(LogEvent.deliveryRetry, { eventId, error });
+      throw err;
+    }
+    cloudEventLogger.error(LogEvent.deliveryFailed, { eventId, error });
+  }
+}
+
 export const executeIntent = onMessagePublished(
   {
     topic: ORDER_INTENTS_TOPIC,
@@ -95,12 +113,12 @@ export const executeIntent = onMessagePublished(
     timeoutSeconds: params.executeTimeoutSeconds,
     secrets: [alpacaKeyId, alpacaSecretKey],
   },
-  async (event) => {
+  (event) => {
     const message = event.data.message;
-    try {
-      // The whole invocation counts for the SIGTERM drain, not only its broker call: one that
-      // is mid-claim at SIGTERM must still release its claim before the process exits.
-      await processShutdownGate.track(() =>
+    // The whole invocation counts for the SIGTERM drain, not only its broker call: one that
+    // is mid-claim at SIGTERM must still release its claim before the process exits.
+    return settleEvent(event.id, () =>
+      processShutdownGate.track(() =>
         handleExecuteIntent(executeIntentDeps(), {
           eventId: event.id,
           messageId: message.messageId ?? null,
@@ -108,17 +126,8 @@ export const executeIntent = onMessagePublished(
           dataBase64: message.data,
           attributes: message.attributes ?? {},
         }),
-      );
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      // Retryable: throw, so the platform answers 500 and Pub/Sub redelivers later.
-      if (isRetryable(err)) {
-        cloudEventLogger.warn(LogEvent.deliveryRetry, { eventId: event.id, error });
-        throw err;
-      }
-      // Terminal: redelivery cannot change the answer; acknowledge instead of looping.
-      cloudEventLogger.error(LogEvent.deliveryFailed, { eventId: event.id, error });
-    }
+      ),
+    );
   },
 );
 
@@ -222,8 +231,8 @@ export const onKillSwitchWrite = onDocumentWritten(
     const config = loaded.ok ? loaded.config : loaded.partial;
     const mode = config.executionMode ?? 'off';
     const brokerTimeoutMs = config.brokerTimeoutMs ?? 10_000;
-    try {
-      await handleKillSwitchWrite(
+    return settleEvent(event.id, () =>
+      handleKillSwitchWrite(
         {
           db: db(),
           cancelAllOpenOrders: () =>
@@ -241,14 +250,7 @@ export const onKillSwitchWrite = onDocumentWritten(
           after: event.data?.after?.exists ? event.data.after.data() : undefined,
           eventTimeMs: Date.parse(event.time) || systemClock.now(),
         },
-      );
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      if (isRetryable(err)) {
-        cloudEventLogger.warn(LogEvent.deliveryRetry, { eventId: event.id, error });
-        throw err;
-      }
-      cloudEventLogger.error(LogEvent.deliveryFailed, { eventId: event.id, error });
-    }
+      ),
+    );
   },
 );

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runDemoStrategy } from '../../../dev/demo-strategy.js';
 import { startEmbeddedFirestore, type EmbeddedFirestore } from '../../../dev/firestore/embedded-firestore.js';
 import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
-import { seededRandom } from '../../../dev/pubsub/broker.js';
+import { mulberry32 } from '../../../dev/seeded-random.js';
 import { validateIntent } from '../../../functions/src/domain/intent.js';
 import { ORDER_INTENTS_TOPIC } from '../../../functions/src/topics.js';
 
@@ -82,7 +82,7 @@ describe('demo strategy', () => {
       pubsub,
       intervalMs: 20,
       runnerId: 'demo-in-process',
-      random: seededRandom(7),
+      random: mulberry32(7),
       heartbeatIntervalMs: 100,
       log: (l) => lines.push(l),
     });

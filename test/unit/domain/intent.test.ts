@@ -9,6 +9,7 @@ import {
   type IntentParseResult,
   type OrderIntent,
 } from '../../../functions/src/domain/intent.js';
+import { mulberry32 } from '../../../dev/seeded-random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -492,17 +493,6 @@ describe('canonicalIntent / sameIntent', () => {
 // ---------------------------------------------------------------------------------------------
 // Property tests
 
-/** Deterministic PRNG (mulberry32) so a shuffle is reproducible from a fast-check seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The same value with the keys of every object inserted in a random order. */
 function shuffleKeysDeep(value: unknown, next: () => number): unknown {
@@ -653,7 +643,7 @@ describe('properties', () => {
   it('canonicalIntent and sameIntent ignore key order at every level', () => {
     fc.assert(
       fc.property(validIntentArb, fc.integer(), (intent, seed) => {
-        const shuffled = shuffleKeysDeep(intent, rng(seed)) as OrderIntent;
+        const shuffled = shuffleKeysDeep(intent, mulberry32(seed)) as OrderIntent;
         expect(canonicalIntent(shuffled)).toBe(canonicalIntent(intent));
         expect(sameIntent(shuffled, intent)).toBe(true);
         expect(sameIntent(intent, shuffled)).toBe(true);
@@ -667,7 +657,7 @@ describe('properties', () => {
       fc.property(validIntentArb, fc.nat(), fc.integer(), (intent, pick, seed) => {
         const paths = leafPaths(intent);
         const changed = changeLeaf(intent, paths[pick % paths.length]!) as OrderIntent;
-        const shuffledChanged = shuffleKeysDeep(changed, rng(seed)) as OrderIntent;
+        const shuffledChanged = shuffleKeysDeep(changed, mulberry32(seed)) as OrderIntent;
         expect(sameIntent(intent, changed)).toBe(false);
         expect(sameIntent(intent, shuffledChanged)).toBe(false);
         expect(canonicalIntent(intent)).not.toBe(canonicalIntent(changed));
