@@ -20,7 +20,7 @@ export const FUNCTIONS_ENTRY = path.join(FUNCTIONS_SOURCE, 'lib', 'index.js');
 
 export type FunctionTrigger =
   | { kind: 'pubsub'; topic: string; retry: boolean }
-  | { kind: 'firestore'; eventType: string; document: string | null }
+  | { kind: 'firestore'; eventType: string; document: string | null; retry: boolean }
   | { kind: 'schedule'; schedule: string; timeZone: string | null }
   | { kind: 'http' }
   | { kind: 'other'; eventType: string };
@@ -90,7 +90,7 @@ function describe(name: string, endpoint: RawEndpoint): DiscoveredFunction {
     }
     if (eventType.startsWith('google.cloud.firestore.document.v1.')) {
       const document = event.eventFilterPathPatterns?.document ?? event.eventFilters?.document ?? null;
-      return { name, signatureType: 'cloudevent', trigger: { kind: 'firestore', eventType, document } };
+      return { name, signatureType: 'cloudevent', trigger: { kind: 'firestore', eventType, document, retry: event.retry === true } };
     }
     return { name, signatureType: 'cloudevent', trigger: { kind: 'other', eventType } };
   }

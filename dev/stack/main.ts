@@ -6,8 +6,10 @@
  *
  * Options: --no-demo, --seed N, --logs (function logs on stderr instead of a log file).
  * Ports: HALTGATE_FIRESTORE_PORT (8080), HALTGATE_PUBSUB_PORT (8085), HALTGATE_SIM_PORT
- * (8090), HALTGATE_FUNCTIONS_PORT (5001: first function; the next ones count up); 0 = free port.
- * HALTGATE_PROJECT_ID (demo-haltgate). Requires a build (functions/lib): `npm start` does it.
+ * (8090), HALTGATE_AUTH_PORT (9099), HALTGATE_FUNCTIONS_PORT (5001: first function; the next
+ * ones count up); 0 = free port. HALTGATE_PROJECT_ID (demo-haltgate).
+ * HALTGATE_OPERATOR_PASSWORD / HALTGATE_VIEWER_PASSWORD fix the local users' passwords
+ * (default: new random ones each start, printed). Requires a build (functions/lib): `npm start` does it.
  */
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { portsFromEnv } from './ports.js';
 import { startLocalStack } from './stack.js';
+import { watchKillSwitchAudit } from './audit-feed.js';
 import { formatStatus, readStatus } from './status.js';
 
 const { values } = parseArgs({
@@ -58,6 +61,10 @@ const stack = await startLocalStack({
         fileFor(name).write(`${line}\n`);
       },
   notice: (m) => say(`[stack] ${m}`),
+  auth: {
+    ...(process.env.HALTGATE_OPERATOR_PASSWORD ? { operatorPassword: process.env.HALTGATE_OPERATOR_PASSWORD } : {}),
+    ...(process.env.HALTGATE_VIEWER_PASSWORD ? { viewerPassword: process.env.HALTGATE_VIEWER_PASSWORD } : {}),
+  },
 }).catch((err: unknown) => {
   console.error(`the local stack did not start: ${(err as Error).message}`);
   process.exit(1);
@@ -77,9 +84,18 @@ for (const [name, url] of Object.entries(stack.functionUrls)) {
       : t?.kind === 'schedule'
         ? `scheduled "${t.schedule}"`
         : t?.kind === 'firestore'
-          ? `Firestore trigger on ${t.document ?? '?'}: not delivered locally yet`
+          ? `Firestore trigger on ${t.document ?? '?'}${stack.firestoreTriggers[name]?.wired ? '' : ': NOT delivered locally'}`
           : (t?.kind ?? '');
   say(`  function ${name.padEnd(27)} ${url}   (${how})`);
+}
+if (stack.auth) say(`  Auth emulator (FIREBASE_AUTH_EMULATOR_HOST) ${stack.auth.host}   (local users only; tokens are unsigned)`);
+if (stack.dashboardUrl) {
+  say('');
+  say(`  Ops dashboard  ${stack.dashboardUrl}`);
+  if (stack.auth) {
+    say(`    operator  ${stack.auth.operator.email}  password ${stack.auth.operator.password}   (may halt, resume, reset breakers)`);
+    say(`    viewer    ${stack.auth.viewer.email}  password ${stack.auth.viewer.password}   (read only)`);
+  }
 }
 say(`  project ${projectId}; kill switch: ops/killSwitch${projectId.startsWith('demo-') ? ' (written halted:false)' : ''}`);
 say(`  demo strategy: ${stack.demo ? path.relative(process.cwd(), stack.demo.script) : 'off (--no-demo)'}${scheduled.length ? `; scheduled: ${scheduled.join(', ')}` : ''}`);
@@ -87,6 +103,7 @@ say(values.logs ? '  function logs: below' : `  function logs: ${logDir}/<functi
 say('  Ctrl-C stops everything.');
 say('');
 
+const stopAuditFeed = watchKillSwitchAudit(stack.db, say);
 const subscription = stack.subscriptions.executeIntent;
 let stopping = false;
 const timer = setInterval(() => {
@@ -109,6 +126,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(timer);
+  stopAuditFeed();
   say(`\n${signal}: stopping (demo, functions, Pub/Sub, simulator, Firestore)...`);
   const force = setTimeout(() => {
     console.error('shutdown took longer than 30 s; exiting anyway');

@@ -8,17 +8,20 @@ export interface StackPorts {
   firestore: number;
   pubsub: number;
   sim: number;
+  /** The local Auth emulator (dev/auth). */
+  auth: number;
   /** First function port; function N gets `functions + N` (0: each gets a free port). */
   functions: number;
 }
 
 /** What `npm start` uses unless overridden: the official emulator suite's usual ports where one exists. */
-export const DEFAULT_PORTS: StackPorts = { firestore: 8080, pubsub: 8085, sim: 8090, functions: 5001 };
+export const DEFAULT_PORTS: StackPorts = { firestore: 8080, pubsub: 8085, sim: 8090, auth: 9099, functions: 5001 };
 
 export const PORT_ENV_VARS: Record<keyof StackPorts, string> = {
   firestore: 'HALTGATE_FIRESTORE_PORT',
   pubsub: 'HALTGATE_PUBSUB_PORT',
   sim: 'HALTGATE_SIM_PORT',
+  auth: 'HALTGATE_AUTH_PORT',
   functions: 'HALTGATE_FUNCTIONS_PORT',
 };
 

@@ -1,5 +1,7 @@
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import { randomBytes } from 'node:crypto';
+import { startAuthEmulator, type AuthEmulator } from '../auth/identity-toolkit.js';
 import { startAlpacaSimulator, type AlpacaSimulator, type FaultPatch, type FillMode } from '../alpaca-sim/server.js';
 import { startEmbeddedFirestore, type EmbeddedFirestore } from '../firestore/embedded-firestore.js';
 import { startPubSubEmulator, type PubSubEmulator, type PushOptions } from '../pubsub/emulator.js';
@@ -11,10 +13,11 @@ import { freePort, type StackPorts } from './ports.js';
 import { every, invokeScheduled, scheduleIntervalMs, type ScheduledJob } from './scheduler.js';
 
 /**
- * The local stack as a library: embedded Firestore, the Pub/Sub emulator and the Alpaca
- * simulator in this process; every exported Cloud Function in its own functions-framework
- * process; push subscriptions for Pub/Sub-triggered functions; a timer per scheduled
- * function; optionally the demo strategy. Used by `npm start` (dev/stack/main.ts), the chaos
+ * The local stack as a library: embedded Firestore, the Pub/Sub emulator, the Alpaca
+ * simulator and (for demo-* projects) a local Auth emulator in this process; every exported
+ * Cloud Function in its own functions-framework process; push subscriptions for
+ * Pub/Sub-triggered functions; Eventarc-style delivery for Firestore-triggered ones; a timer
+ * per scheduled function; optionally the demo strategy. Used by `npm start` (dev/stack/main.ts), the chaos
  * test, the benchmark and browser tests. Ports 0 (the library default) = free ports.
  */
 
@@ -52,7 +55,34 @@ export interface LocalStackOptions {
   pushEndpoint?: (fn: DiscoveredFunction, functionUrl: string) => string | Promise<string>;
   /** Status messages of the stack itself (banner warnings). Default: stderr unless quiet. */
   notice?: (message: string) => void;
+  /**
+   * The local Auth emulator and its users (demo-* projects only; default on there). Passwords
+   * default to fresh random ones per start.
+   */
+  auth?: false | { operatorPassword?: string; viewerPassword?: string };
 }
+
+/** A user of the local Auth emulator, for signing in to the dashboard. */
+export interface LocalUser {
+  uid: string;
+  email: string;
+  password: string;
+  role: 'operator' | 'viewer';
+}
+
+export interface LocalAuth {
+  emulator: AuthEmulator;
+  /** FIREBASE_AUTH_EMULATOR_HOST value. */
+  host: string;
+  /** The web API key the dashboard sends (any value works with the emulator). */
+  webApiKey: string;
+  operator: LocalUser;
+  viewer: LocalUser;
+}
+
+export const LOCAL_OPERATOR_EMAIL = 'operator@haltgate.local';
+export const LOCAL_VIEWER_EMAIL = 'viewer@haltgate.local';
+const LOCAL_WEB_API_KEY = 'local-emulator-web-api-key';
 
 export interface LocalStack {
   projectId: string;
@@ -61,6 +91,12 @@ export interface LocalStack {
   /** PUBSUB_EMULATOR_HOST value. */
   pubsubHost: string;
   simUrl: string;
+  /** The ops dashboard (the `ops` function), when it runs. */
+  dashboardUrl: string | null;
+  /** The local Auth emulator and its users; null for non-demo projects or `auth: false`. */
+  auth: LocalAuth | null;
+  /** Firestore trigger deliveries by function name (for tests). */
+  firestoreTriggers: Record<string, FirestoreTriggerConnection>;
   /** Function name → URL of its functions-framework process. */
   functionUrls: Record<string, string>;
   functions: DiscoveredFunction[];
@@ -146,6 +182,29 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     cleanups.push(() => sim.stop());
 
+    // A deployed function refuses tokens while FIREBASE_AUTH_EMULATOR_HOST is set outside a
+    // demo-* project (functions/src/ops/firebase-verifier.ts): the emulator is for those only.
+    let auth: LocalAuth | null = null;
+    if (opts.auth !== false && projectId.startsWith('demo-')) {
+      const emulator = await startAuthEmulator({ projectId, port: ports.auth ?? 0 });
+      cleanups.push(() => emulator.stop());
+      const password = (given: string | undefined) => given ?? randomBytes(9).toString('base64url');
+      const make = (email: string, role: LocalUser['role'], pw: string): LocalUser => {
+        const u = emulator.createUser({ uid: `local-${role}`, email, password: pw, displayName: `local ${role}`, customClaims: { haltgate: { role } } });
+        return { uid: u.uid, email, password: pw, role };
+      };
+      const authOpts = opts.auth === undefined ? {} : opts.auth;
+      auth = {
+        emulator,
+        host: emulator.host,
+        webApiKey: LOCAL_WEB_API_KEY,
+        operator: make(LOCAL_OPERATOR_EMAIL, 'operator', password(authOpts.operatorPassword)),
+        viewer: make(LOCAL_VIEWER_EMAIL, 'viewer', password(authOpts.viewerPassword)),
+      };
+    } else if (opts.auth !== false) {
+      notice(`project ${projectId} is not demo-*: no local Auth emulator; the ops API needs real Firebase ID tokens`);
+    }
+
     appCounter += 1;
     const app: App = initializeApp({ projectId }, `haltgate-stack-${process.pid}-${appCounter}`);
     cleanups.push(() => deleteApp(app));
@@ -153,8 +212,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // Emulator mode without touching this process's FIRESTORE_EMULATOR_HOST (ssl:false = owner token).
     db.settings({ host: firestore.host, ssl: false });
 
-    const functionsEnv = {
+    const functionsEnv: Record<string, string> = {
       ...baseFunctionEnv({ projectId, firestoreHost: firestore.host, pubsubHost: pubsub.emulatorHost, sim }),
+      ...(auth ? { FIREBASE_AUTH_EMULATOR_HOST: auth.host, OPS_WEB_API_KEY: auth.webApiKey } : {}),
       ...opts.functionsEnv,
     };
 
@@ -179,10 +239,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     const subscriptions: Record<string, string> = {};
     const jobs: ScheduledJob[] = [];
-    const triggers: FirestoreTriggerConnection[] = [];
+    const triggers: Record<string, FirestoreTriggerConnection> = {};
     cleanups.push(async () => {
       for (const j of jobs) j.stop();
-      for (const t of triggers) await t.stop();
+      await Promise.all(Object.values(triggers).map((t) => t.stop()));
     });
     for (const fn of discovered) {
       const url = functionUrls[fn.name] ?? '';
@@ -207,7 +267,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         if (!period.exact) notice(`${fn.name}: schedule "${t.schedule}" not understood locally; invoking it every ${period.ms / 1000} s`);
         jobs.push(every(period.ms, () => invokeScheduled(url, `local-${fn.name}`)));
       } else if (t.kind === 'firestore') {
-        triggers.push(connectFirestoreTrigger(fn, url, { firestoreHost: firestore.host, projectId, warn: notice }));
+        triggers[fn.name] = await connectFirestoreTrigger(fn, url, { db, projectId, warn: notice });
       }
     }
     // Topics strategies publish to even when no function listens (ops-events).
@@ -252,6 +312,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       firestoreHost: firestore.host,
       pubsubHost: pubsub.emulatorHost,
       simUrl: sim.url,
+      dashboardUrl: functionUrls.ops ?? null,
+      auth,
+      firestoreTriggers: triggers,
       functionUrls,
       functions: discovered,
       firestore,

@@ -38,7 +38,8 @@ describe('chaos through the local stack (small)', () => {
         // The storm must have been a storm: kills, halts and broker faults all happened.
         expect(report.kills).toBeGreaterThan(0);
         expect(report.claimsChecked).toBeGreaterThan(0);
-        expect(Object.keys(report.sim.faults).length).toBeGreaterThan(0);
+        const injected = Object.values(report.sim.faults).reduce((a, b) => a + b, 0);
+        expect(injected).toBeGreaterThanOrEqual(3);
       },
       300_000,
     );

@@ -73,6 +73,9 @@ const SIM_FAULTS = {
   lostResponseRate: 0.03,
 };
 
+/** A storm that injected fewer broker faults than this tested nothing about them. */
+const MIN_INJECTED_FAULTS = 3;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -97,6 +100,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // Recorded before the write: the log check pairs the k-th kill-switch commit with the k-th value.
     killSwitchWrites.push(halted);
     await stack.db.doc('ops/killSwitch').set({ halted, reason: halted ? 'chaos halt' : 'chaos resume', updatedBy: 'chaos', updatedAt: new Date() });
+  };
+  const injectedFaults = async () => {
+    const res = await fetch(`${stack.simUrl}/__sim/requests`);
+    const requests = (await res.json()) as Array<{ method: string; path: string; fault?: string }>;
+    return requests.filter((r) => r.method === 'POST' && r.path === '/v2/orders' && r.fault !== undefined).length;
   };
   const simFaults = async (body: unknown) => {
     const res = await fetch(`${stack.simUrl}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -173,6 +181,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     };
     await Promise.all([publishAll(), kills(), halts()]);
     await Promise.all(publishes);
+    // On a loaded machine the backlog reaches the broker after the publishing window: keep the
+    // faults on until the storm has really hit the broker (bounded), rather than trusting timing.
+    const stormUntil = Date.now() + 60_000;
+    while ((await injectedFaults()) < MIN_INJECTED_FAULTS && Date.now() < stormUntil) await sleep(250);
     log(`published ${published.length} messages; faults off, settling`);
 
     // ---- settle: no faults, gate open, function up; wait for the backlog and the reconciler

@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
  * operator's Firebase ID token, obtained one of two ways:
  *  - email/password sign-in through Firebase Auth's REST API, when the project's web API key
  *    is configured (OPS_WEB_API_KEY; a public identifier, not a secret); the token is
- *    refreshed before it expires;
+ *    refreshed before it expires. Where the function itself runs against an Auth emulator
+ *    (FIREBASE_AUTH_EMULATOR_HOST, local only), the page signs in there instead, as the
+ *    Firebase client SDK does with connectAuthEmulator: the endpoint comes from the
+ *    function's configuration, never from the URL or anything else the visitor controls;
  *  - a token pasted once, or passed in the URL fragment `#token=…` (never sent to a server).
  * Tokens live in this tab's sessionStorage only. Everything from the server is
  * written with textContent, never parsed as HTML. The CSP allows only this exact script
@@ -61,6 +64,9 @@ const SCRIPT = `
   function cell(tr, text, cls) { var td = document.createElement('td'); td.textContent = text == null ? '' : String(text); if (cls) td.className = cls; tr.appendChild(td); return td; }
 
   var apiKey = ((document.querySelector('meta[name="haltgate-web-api-key"]') || {}).content || '').trim();
+  var emulator = ((document.querySelector('meta[name="haltgate-auth-emulator"]') || {}).content || '').trim();
+  var identityToolkit = emulator ? 'http://' + emulator + '/identitytoolkit.googleapis.com' : 'https://identitytoolkit.googleapis.com';
+  var secureToken = emulator ? 'http://' + emulator + '/securetoken.googleapis.com' : 'https://securetoken.googleapis.com';
   function store(idToken, refreshToken, expiresInS) {
     sessionStorage.setItem('haltgate.idToken', idToken);
     if (refreshToken) sessionStorage.setItem('haltgate.refreshToken', refreshToken);
@@ -70,7 +76,7 @@ const SCRIPT = `
     $('signin-form').hidden = false;
     $('signin-form').addEventListener('submit', function (e) {
       e.preventDefault();
-      fetch('https://identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=' + encodeURIComponent(apiKey), {
+      fetch(identityToolkit + '/v1/accounts:signInWithPassword?key=' + encodeURIComponent(apiKey), {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ email: $('signin-email').value.trim(), password: $('signin-password').value, returnSecureToken: true })
       }).then(function (res) { return res.json().then(function (d) { return { ok: res.ok, d: d }; }); }).then(function (r) {
@@ -88,7 +94,7 @@ const SCRIPT = `
     var rt = sessionStorage.getItem('haltgate.refreshToken');
     var exp = Number(sessionStorage.getItem('haltgate.expiresAt') || 0);
     if (!apiKey || !rt || exp - Date.now() > 60000) return Promise.resolve(token);
-    return fetch('https://securetoken.googleapis.com/v1/token?key=' + encodeURIComponent(apiKey), {
+    return fetch(secureToken + '/v1/token?key=' + encodeURIComponent(apiKey), {
       method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=refresh_token&refresh_token=' + encodeURIComponent(rt)
     }).then(function (res) { return res.json(); }).then(function (d) {
@@ -209,7 +215,7 @@ const SCRIPT = `
 
 const HTML_HEAD = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>haltgate ops</title><meta name="haltgate-web-api-key" content="__WEB_API_KEY__"><style>${CSS}</style></head>
+<title>haltgate ops</title><meta name="haltgate-web-api-key" content="__WEB_API_KEY__"><meta name="haltgate-auth-emulator" content="__AUTH_EMULATOR__"><style>${CSS}</style></head>
 <body><main>
 <h1>haltgate — operations</h1>
 <section id="banner" aria-live="polite" aria-atomic="true"><p id="banner-state">…</p><p id="banner-detail">Loading status…</p></section>
@@ -245,22 +251,40 @@ const HTML_HEAD = `<!doctype html>
 
 const scriptHash = createHash('sha256').update(SCRIPT).digest('base64');
 
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  `script-src 'sha256-${scriptHash}'`,
-  "style-src 'unsafe-inline'",
-  "connect-src 'self' https://identitytoolkit.googleapis.com https://securetoken.googleapis.com",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** `host:port` of a local Auth emulator, strictly: it lands in the CSP and in a URL. */
+const EMULATOR_HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$/;
+
+/** The host when it is a plain `host:port`, else null (then the page uses Google's endpoints). */
+export function authEmulatorHostOf(value: string | null | undefined): string | null {
+  const v = value?.trim() ?? '';
+  return EMULATOR_HOST.test(v) ? v : null;
+}
+
+/** The page's CSP; with an Auth emulator its origin is the one extra place the page may call. */
+export function dashboardCsp(opts: { authEmulatorHost?: string | null } = {}): string {
+  const emulator = authEmulatorHostOf(opts.authEmulatorHost);
+  return [
+    "default-src 'none'",
+    `script-src 'sha256-${scriptHash}'`,
+    "style-src 'unsafe-inline'",
+    `connect-src 'self' https://identitytoolkit.googleapis.com https://securetoken.googleapis.com${emulator ? ` http://${emulator}` : ''}`,
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export const DASHBOARD_CSP = dashboardCsp();
 
 const PAGE = `${HTML_HEAD}<script>${SCRIPT}</script></body></html>`;
 
 const escapeAttribute = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** The page; `webApiKey` (the project's public web API key) enables email/password sign-in. */
-export function dashboardHtml(opts: { webApiKey?: string | null } = {}): string {
-  return PAGE.replace('__WEB_API_KEY__', escapeAttribute(opts.webApiKey ?? ''));
+/**
+ * The page; `webApiKey` (the project's public web API key) enables email/password sign-in,
+ * against `authEmulatorHost` when the function runs with a local Auth emulator.
+ */
+export function dashboardHtml(opts: { webApiKey?: string | null; authEmulatorHost?: string | null } = {}): string {
+  return PAGE.replace('__WEB_API_KEY__', escapeAttribute(opts.webApiKey ?? '')).replace('__AUTH_EMULATOR__', escapeAttribute(authEmulatorHostOf(opts.authEmulatorHost) ?? ''));
 }

@@ -6,6 +6,7 @@ import type { ShutdownGate } from '../safety/shutdown-gate.js';
 import { writeKillSwitch } from '../store/kill-switch-admin.js';
 import type { VerifyIdToken } from './auth.js';
 import { resetBreakerForOps } from './breaker-reset.js';
+import { emulatorVariableRefusal } from './firebase-verifier.js';
 import type { OpsDeps } from './handler.js';
 import { readOpsStatus, type StatusReaderOptions } from './status-reader.js';
 
@@ -27,6 +28,8 @@ export function firestoreOpsDeps(input: {
     clock: input.clock,
     log: input.log,
     webApiKey: input.env().OPS_WEB_API_KEY?.trim() || null,
+    // The emulator firebase-admin verifies against is where the page signs in; never where that is refused.
+    authEmulatorHost: emulatorVariableRefusal(input.env()) === null ? input.env().FIREBASE_AUTH_EMULATOR_HOST?.trim() || null : null,
     readStatus: () =>
       readOpsStatus(
         {

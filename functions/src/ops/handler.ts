@@ -4,7 +4,7 @@ import { LogEvent, type EventLogger } from '../logs.js';
 import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
 import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
 import { BreakerResetOutcome, type ResetBreakerFn } from './breaker-reset.js';
-import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
+import { dashboardCsp, dashboardHtml } from './dashboard.js';
 import { unmetResumePreconditions } from './resume-preconditions.js';
 import type { OpsStatus } from './status.js';
 
@@ -23,6 +23,8 @@ export interface OpsDeps {
   log: EventLogger;
   /** The project's web API key (public), for the dashboard's email/password sign-in; null hides it. */
   webApiKey?: string | null;
+  /** A local Auth emulator (`host:port`) the dashboard signs in with instead of Firebase Auth: only from FIREBASE_AUTH_EMULATOR_HOST where firebase-verifier.ts does not refuse it. */
+  authEmulatorHost?: string | null;
 }
 
 export interface OpsRequest {
@@ -106,11 +108,11 @@ export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<
       headers: {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
-        'content-security-policy': DASHBOARD_CSP,
+        'content-security-policy': dashboardCsp({ authEmulatorHost: deps.authEmulatorHost ?? null }),
         'x-content-type-options': 'nosniff',
         'referrer-policy': 'no-referrer',
       },
-      body: dashboardHtml({ webApiKey: deps.webApiKey ?? null }),
+      body: dashboardHtml({ webApiKey: deps.webApiKey ?? null, authEmulatorHost: deps.authEmulatorHost ?? null }),
     };
   }
 

@@ -1,0 +1,118 @@
+/**
+ * Firestore trigger delivery in the local stack: a hand write to `ops/killSwitch` (as in the
+ * console) reaches the real `onKillSwitchWrite` process as an Eventarc-style CloudEvent, which
+ * audits it in `ops/killSwitch/audit/{eventId}`, cancels open orders at the simulator on a
+ * halt (one `DELETE /v2/orders`) and tells the runners. A function answering non-2xx is
+ * retried with the same event id.
+ */
+import { Timestamp } from 'firebase-admin/firestore';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../dev/stack/stack.js';
+
+let stack: LocalStack | undefined;
+
+beforeAll(async () => {
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  stack = await startLocalStack({
+    only: ['onKillSwitchWrite'],
+    openKillSwitch: { reason: 'e2e', updatedBy: 'trigger test' },
+    quiet: true,
+    schedules: 'off',
+    auth: false,
+    // Orders stay open until cancelled, so cancel-all has something to do.
+    sim: { fillMode: 'none' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const audits = async (s: LocalStack) => (await s.db.collection('ops/killSwitch/audit').get()).docs.map((d) => ({ id: d.id, ...d.data() }) as Record<string, unknown> & { id: string });
+
+describe('Firestore triggers in the local stack', () => {
+  it('a hand write to ops/killSwitch is audited by the real function process; a halt cancels all open orders once', async () => {
+    const s = stack!;
+    const trigger = s.firestoreTriggers.onKillSwitchWrite!;
+    expect(trigger.wired).toBe(true);
+
+    // The stack's own opening write (missing → halted:false) is a change too: a resume.
+    const opened = await waitFor('the audit of the opening write', async () => {
+      const a = await audits(s);
+      return a.length >= 1 ? a : null;
+    });
+    expect(opened[0]).toMatchObject({ transition: 'resume', who: 'trigger test', before: null });
+
+    // An open order, so cancel-all has something to cancel.
+    const res = await fetch(`${s.simUrl}/v2/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'APCA-API-KEY-ID': s.sim.keyId, 'APCA-API-SECRET-KEY': s.sim.secretKey },
+      body: JSON.stringify({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '1', time_in_force: 'day', client_order_id: 'trigger-e2e-1' }),
+    });
+    expect(res.status).toBeLessThan(300);
+    const cancelsBefore = s.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === '/v2/orders').length;
+
+    // By hand, as in the console: a typed Timestamp, a map, a null, a number.
+    const when = Timestamp.fromMillis(Date.UTC(2026, 10, 26, 12, 0, 0, 123));
+    await s.db.doc('ops/killSwitch').set({ halted: true, reason: 'console drill', updatedBy: 'op-console', updatedAt: when, note: { ticket: 'OPS-1', level: 2 }, extra: null });
+
+    const halt = await waitFor('the halt audit with cancel-all done', async () => {
+      const a = (await audits(s)).find((x) => x.transition === 'halt');
+      return a && (a.cancelAll as { state?: string }).state === 'done' && (a.publish as { state?: string }).state === 'done' ? a : null;
+    });
+    expect(halt).toMatchObject({ who: 'op-console', reason: 'console drill', before: { halted: false, reason: 'e2e' } });
+    // Field values arrive with their types (the trigger's own Firestore write kept them).
+    const after = halt.after as Record<string, unknown>;
+    expect(after).toMatchObject({ halted: true, note: { ticket: 'OPS-1', level: 2 }, extra: null });
+    expect((after.updatedAt as Timestamp).toMillis()).toBe(when.toMillis());
+    expect(halt).toMatchObject({ cancelAll: { state: 'done', cancelled: 1, failed: 0 } });
+
+    const cancels = s.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === '/v2/orders').length;
+    expect(cancels - cancelsBefore).toBe(1);
+    expect(s.sim.orders().find((o) => o.client_order_id === 'trigger-e2e-1')?.status).toBe('canceled');
+
+    // The audit id is the event id the stack delivered, delivered once.
+    const delivered = trigger.deliveries().find((d) => d.eventId === halt.id);
+    expect(delivered).toMatchObject({ kind: 'updated', state: 'delivered', attempts: 1, lastStatus: 204 });
+
+    // A write that changes nothing about halting is audited as such, with no cancel-all.
+    await s.db.doc('ops/killSwitch').update({ reason: 'console drill (ticket OPS-1)' });
+    await waitFor('the audit of the reason change', async () => ((await audits(s)).some((x) => x.transition === 'none') ? true : null));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === '/v2/orders').length).toBe(cancels);
+  }, 60_000);
+
+  it('retries with the same event id while the function process is down', async () => {
+    const s = stack!;
+    const trigger = s.firestoreTriggers.onKillSwitchWrite!;
+    await s.killFunction('onKillSwitchWrite');
+    const seen = trigger.deliveries().length;
+    await s.db.doc('ops/killSwitch').set({ halted: false, reason: 'back', updatedBy: 'op-console' });
+    const pending = await waitFor('a failed attempt', async () => {
+      const d = trigger.deliveries().slice(seen)[0];
+      return d && d.attempts >= 1 ? d : null;
+    });
+    expect(pending.state).toBe('pending');
+    await s.startFunction('onKillSwitchWrite');
+    const done = await waitFor('the redelivery', async () => {
+      const d = trigger.deliveries().find((x) => x.eventId === pending.eventId);
+      return d?.state === 'delivered' ? d : null;
+    });
+    expect(done.attempts).toBeGreaterThan(1);
+    const audit = await waitFor('the audit of the resume', async () => {
+      const snap = await s.db.doc(`ops/killSwitch/audit/${pending.eventId}`).get();
+      return snap.exists ? snap.data()! : null;
+    });
+    expect(audit).toMatchObject({ transition: 'resume', who: 'op-console', reason: 'back' });
+  }, 60_000);
+});
