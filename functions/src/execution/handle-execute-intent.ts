@@ -70,9 +70,10 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
   }
   const intent = parsed.intent;
 
-  const timeoutSeconds = config?.executeTimeoutSeconds ?? FALLBACK_TIMEOUTS.executeTimeoutSeconds;
+  // Even with an invalid configuration the claim records a deadline, from the default timeout.
+  const deadlineAtMs = deadlineFrom(entryMs, config?.executeTimeoutSeconds ?? FALLBACK_TIMEOUTS.executeTimeoutSeconds);
   const budget: DeadlineBudget | null = config && {
-    deadlineAtMs: deadlineFrom(entryMs, timeoutSeconds),
+    deadlineAtMs,
     minSubmitBudgetMs: config.minSubmitBudgetMs,
     marginMs: config.deadlineMarginMs,
     maxBrokerTimeoutMs: config.brokerTimeoutMs,
@@ -88,7 +89,7 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
     intent,
     eventId: delivery.eventId,
     instanceId: deps.instanceId,
-    deadlineAtMs: deadlineFrom(entryMs, timeoutSeconds),
+    deadlineAtMs,
     config: config
       ? { ok: true, mode: config.executionMode, maxIntentAgeMs: config.maxIntentAgeMs, ownerGraceMs: config.ownerGraceMs }
       : { ok: false, problem: configProblem(configResult), ownerGraceMs: FALLBACK_TIMEOUTS.ownerGraceMs },
