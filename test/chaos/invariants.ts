@@ -68,21 +68,24 @@ export interface InvariantResult {
   claimsChecked: number;
 }
 
+/** Every invariant at 0: what a chaos run must end with. */
+export const NO_VIOLATIONS: Readonly<Invariants> = Object.freeze({
+  intentsWithTwoOrders: 0,
+  ordersWithoutRecord: 0,
+  ordersRecordMismatch: 0,
+  submittedWithoutOrder: 0,
+  nonTerminal: 0,
+  claimsWhileHalted: 0,
+  unaccounted: 0,
+  unverifiable: 0,
+});
+
 export function checkInvariants(input: InvariantInput): InvariantResult {
   const details: string[] = [];
   const note = (kind: string, text: string, count: number) => {
     if (count <= 5) details.push(`${kind}: ${text}`);
   };
-  const inv: Invariants = {
-    intentsWithTwoOrders: 0,
-    ordersWithoutRecord: 0,
-    ordersRecordMismatch: 0,
-    submittedWithoutOrder: 0,
-    nonTerminal: 0,
-    claimsWhileHalted: 0,
-    unaccounted: 0,
-    unverifiable: 0,
-  };
+  const inv: Invariants = { ...NO_VIOLATIONS };
 
   // ---- broker orders vs intents and records
   const intentByClientOrderId = new Map<string, string>();
