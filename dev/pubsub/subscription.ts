@@ -6,6 +6,7 @@
 // backoff), or out: in flight (push) or leased under an ack id (pull). A nack puts it back.
 import type http from 'node:http';
 import type https from 'node:https';
+import { setMaxListeners } from 'node:events';
 import { status } from '@grpc/grpc-js';
 import { RpcError } from './names.js';
 import type { PubsubMessageWire, ReceivedMessageWire, SubscriptionWire } from './protos.js';
@@ -133,7 +134,8 @@ export class SubscriptionState {
   private consumers: PullConsumer[] = [];
   private roundRobin = 0;
   private inFlightPushes = 0;
-  private readonly abort = new AbortController();
+  /** Shared by every push in flight (up to maxInflight), so Node's listener warning is off for it. */
+  private readonly abort = withoutListenerLimit(new AbortController());
   private disposed = false;
   private readonly deps: SubscriptionDeps;
   private readonly counters = {
@@ -500,4 +502,9 @@ export function toWireMessage(message: StoredMessage): PubsubMessageWire {
     publishTime: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 },
     orderingKey: message.orderingKey,
   };
+}
+
+function withoutListenerLimit(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
