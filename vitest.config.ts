@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    globalSetup: ['test/setup/ensure-chromium.ts'],
+    globalSetup: ['test/setup/ensure-chromium.ts', 'test/setup/announce-skips.ts'],
     // Structured logs of passing tests are noise; a failing test shows its own.
     silent: 'passed-only',
     testTimeout: 30_000,

@@ -14,6 +14,7 @@ import {
 } from '@firebase/rules-unit-testing';
 import { doc, serverTimestamp, setDoc, type Firestore } from 'firebase/firestore';
 import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
+import { RULES_TESTS_NEED } from '../setup/announce-skips.js';
 
 type ClientDb = ReturnType<ReturnType<RulesTestEnvironment['authenticatedContext']>['firestore']>;
 
@@ -22,10 +23,7 @@ const RULES_PATH = new URL('../../firestore.rules', import.meta.url);
 // The official emulator suite sets FIREBASE_EMULATOR_HUB under `firebase emulators:exec`; the
 // embedded Firestore does not evaluate rules, so these tests cannot run against it.
 const officialEmulator = Boolean(process.env.FIREBASE_EMULATOR_HUB && process.env.FIRESTORE_EMULATOR_HOST);
-const skipReason = officialEmulator
-  ? null
-  : 'rules tests skipped: the official Firestore emulator is not running (use `npm run test:emulators` where Java 21 and the firebase-tools emulators are available)';
-if (skipReason) console.warn(`\n*** ${skipReason} ***\n`);
+const skipReason = officialEmulator ? null : `rules tests skipped: they need ${RULES_TESTS_NEED}`;
 
 describe.skipIf(skipReason !== null)(skipReason ?? 'firestore.rules', () => {
   let env: RulesTestEnvironment;
