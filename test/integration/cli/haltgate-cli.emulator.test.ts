@@ -6,8 +6,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +16,14 @@ import { opsStatusSchema } from '../../../functions/src/ops/status.js';
 import { ORDER_INTENTS_TOPIC } from '../../../functions/src/topics.js';
 import { makeIntent } from '../../support/intents.js';
 import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
+import { startPushSink } from '../../support/push-sink.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'cli/haltgate.js');
 
 let b: TestBackends;
 let emu: PubSubEmulator;
-let sink: Server;
+let sink: Awaited<ReturnType<typeof startPushSink>> | undefined;
 let dir: string;
 const published: unknown[] = [];
 
@@ -57,23 +56,13 @@ beforeAll(async () => {
   }
   b = await startTestBackends();
   emu = await startPubSubEmulator({ projectId: TEST_PROJECT_ID });
-  sink = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const data = body.data?.message?.data ?? body.message?.data;
-      published.push(JSON.parse(Buffer.from(data, 'base64').toString('utf8')));
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-  emu.addPushSubscription({ topic: ORDER_INTENTS_TOPIC, name: 'cli-test', endpoint: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` });
+  sink = await startPushSink((message) => published.push(message));
+  emu.addPushSubscription({ topic: ORDER_INTENTS_TOPIC, name: 'cli-test', endpoint: sink.url });
   dir = await mkdtemp(join(tmpdir(), 'haltgate-cli-'));
 });
 afterAll(async () => {
   await emu?.stop();
-  await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
+  await sink?.close();
   await b?.stop();
 });
 beforeEach(async () => {

@@ -3,8 +3,6 @@
  * over HTTP) and the Pub/Sub emulator (real @google-cloud/pubsub client publishing ops-events,
  * pushed to a local endpoint so the test sees exactly what runners would get).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PubSub } from '@google-cloud/pubsub';
 import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,37 +16,28 @@ import { handleKillSwitchWrite, transitionOf, type HaltTriggerDeps, type KillSwi
 import { opsEventSchema, pubsubOpsEventPublisher, type OpsEvent } from '../../../functions/src/ops/ops-events.js';
 import { OPS_EVENTS_TOPIC } from '../../../functions/src/topics.js';
 import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
+import { startPushSink } from '../../support/push-sink.js';
 
 let b: TestBackends;
 let emu: PubSubEmulator;
 let pubsub: PubSub;
 let broker: Broker;
-let sink: Server;
+let sink: Awaited<ReturnType<typeof startPushSink>> | undefined;
 const received: OpsEvent[] = [];
 
 beforeAll(async () => {
   process.env.METADATA_SERVER_DETECTION = 'none';
   b = await startTestBackends();
   emu = await startPubSubEmulator({ projectId: TEST_PROJECT_ID });
-  sink = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const data = body.data?.message?.data ?? body.message?.data;
-      received.push(opsEventSchema.parse(JSON.parse(Buffer.from(data, 'base64').toString('utf8'))));
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-  emu.addPushSubscription({ topic: OPS_EVENTS_TOPIC, name: 'runner-ops', endpoint: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/` });
+  sink = await startPushSink((message) => received.push(opsEventSchema.parse(message)));
+  emu.addPushSubscription({ topic: OPS_EVENTS_TOPIC, name: 'runner-ops', endpoint: sink.url });
   pubsub = new PubSub({ projectId: TEST_PROJECT_ID, apiEndpoint: emu.emulatorHost, emulatorMode: true });
   broker = createAlpacaBroker({ baseUrl: b.sim.url, keyId: b.sim.keyId, secretKey: b.sim.secretKey, name: 'alpaca-paper' });
 });
 afterAll(async () => {
   await pubsub?.close();
   await emu?.stop();
-  await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
+  await sink?.close();
   await b?.stop();
 });
 beforeEach(async () => {
