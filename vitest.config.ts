@@ -4,12 +4,13 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    globalSetup: ['test/setup/ensure-chromium.ts', 'test/setup/announce-skips.ts'],
+    globalSetup: ['test/setup/ensure-chromium.ts'],
     // Structured logs of passing tests are noise; a failing test shows its own.
     silent: 'passed-only',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Integration suites each start their own embedded servers on free ports; two cores.
+    // Integration suites share the official emulators (a project each) and start their own
+    // simulator and interposer on free ports; two cores.
     pool: 'forks',
     maxWorkers: 2,
   },

@@ -1,28 +1,27 @@
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
 import { startAlpacaSimulator, type AlpacaSimulator } from '../../dev/alpaca-sim/server.js';
-import {
-  useFirestoreEmulator,
-  type EmbeddedFirestore,
-  type ExternalFirestoreEmulator,
-} from '../../dev/firestore/embedded-firestore.js';
+import { startFirestoreInterposer, type FirestoreInterposer } from '../../dev/firestore-interposer/interposer.js';
+import { clearFirestore, EMULATORS, uniqueProjectId } from './emulators.js';
 
-export const TEST_PROJECT_ID = 'demo-haltgate';
+/** This test file's project on the official emulators (a fresh one per file: isolation). */
+export const TEST_PROJECT_ID = uniqueProjectId();
 
-/**
- * An official Firestore emulator already running (`firebase emulators:exec`) is used instead
- * of the embedded one. Read when the test file loads, before any suite sets the variable.
- */
-export const OFFICIAL_FIRESTORE_EMULATOR = process.env.FIRESTORE_EMULATOR_HOST ?? null;
-/** Why a test that needs the embedded server's hooks (commit log, latency) cannot run here. */
-export const NEEDS_EMBEDDED_FIRESTORE = `needs the embedded Firestore's commit log / fault hooks; FIRESTORE_EMULATOR_HOST=${OFFICIAL_FIRESTORE_EMULATOR} points at an external emulator`;
+/** The environment firebase-admin needs to talk to `projectId` on the emulators at `firestoreHost`. */
+export function projectEnv(projectId: string, firestoreHost: string): Record<string, string> {
+  return {
+    FIRESTORE_EMULATOR_HOST: firestoreHost,
+    GCLOUD_PROJECT: projectId,
+    GOOGLE_CLOUD_PROJECT: projectId,
+    // firebase-admin's initializeApp() takes the project from here first (emulators:exec sets it too).
+    FIREBASE_CONFIG: JSON.stringify({ projectId }),
+  };
+}
 
 /** Environment of the exported functions in tests: paper trading against the simulator. */
-export function functionEnv(firestore: { host: string }, sim: AlpacaSimulator): Record<string, string> {
+export function functionEnv(firestore: { host: string }, sim: AlpacaSimulator, projectId = TEST_PROJECT_ID): Record<string, string> {
   return {
-    FIRESTORE_EMULATOR_HOST: firestore.host,
-    GCLOUD_PROJECT: TEST_PROJECT_ID,
-    GOOGLE_CLOUD_PROJECT: TEST_PROJECT_ID,
+    ...projectEnv(projectId, firestore.host),
     EXECUTION_MODE: 'paper',
     EXECUTION_HALTED: 'false',
     ALPACA_BASE_URL: sim.url,
@@ -37,51 +36,69 @@ export function functionEnv(firestore: { host: string }, sim: AlpacaSimulator): 
   };
 }
 
+/** A firebase-admin client of the test's own, straight to the emulator (not through the interposer). */
+export function adminFirestore(projectId: string, host = EMULATORS.firestore): { app: App; db: Firestore } {
+  appCounter += 1;
+  const app = initializeApp({ projectId }, `test-${process.pid}-${appCounter}`);
+  const db = getFirestore(app);
+  db.settings({ host, ssl: false });
+  return { app, db };
+}
+
 export interface TestBackends {
-  /** The embedded server; tests that use its hooks are skipped against an official emulator. */
-  firestore: EmbeddedFirestore;
+  projectId: string;
+  /** The official Firestore emulator (host:port). */
+  emulatorHost: string;
+  /**
+   * The gRPC interposer in front of the emulator: the functions (FIRESTORE_EMULATOR_HOST in
+   * `env`) go through it, so tests count their RPCs and inject latency and failures there.
+   */
+  interposer: FirestoreInterposer;
+  /** What the functions use: the interposer's host. */
   firestoreHost: string;
   sim: AlpacaSimulator;
-  /** A firebase-admin client of the test's own (the functions have theirs). */
+  /** A firebase-admin client of the test's own, straight to the emulator. */
   db: Firestore;
   env: Record<string, string>;
   /** Sets the environment back to `env` (tests change single variables). */
   resetEnv(): void;
-  /** Empties Firestore and the simulator, and writes `ops/killSwitch {halted:false}`. */
+  /** Empties the project's Firestore and the simulator, clears faults, writes `ops/killSwitch {halted:false}`. */
   reset(opts?: { killSwitch?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
 let appCounter = 0;
 
-export async function startTestBackends(): Promise<TestBackends> {
+export async function startTestBackends(opts: { projectId?: string } = {}): Promise<TestBackends> {
   const before = { ...process.env };
-  const started: EmbeddedFirestore | ExternalFirestoreEmulator = await useFirestoreEmulator({ projectId: TEST_PROJECT_ID });
+  const projectId = opts.projectId ?? TEST_PROJECT_ID;
+  const emulatorHost = EMULATORS.firestore;
+  const interposer = await startFirestoreInterposer({ upstream: emulatorHost });
   const sim = await startAlpacaSimulator();
-  const env = functionEnv(started, sim);
+  const env = functionEnv(interposer, sim, projectId);
   const resetEnv = () => Object.assign(process.env, env);
   resetEnv();
-  appCounter += 1;
-  const app: App = initializeApp({ projectId: TEST_PROJECT_ID }, `test-${process.pid}-${appCounter}`);
-  const db = getFirestore(app);
+  const { app, db } = adminFirestore(projectId, emulatorHost);
   return {
-    // Only read by tests that are skipped when the emulator is external.
-    firestore: started as EmbeddedFirestore,
-    firestoreHost: started.host,
+    projectId,
+    emulatorHost,
+    interposer,
+    firestoreHost: interposer.host,
     sim,
     db,
     env,
     resetEnv,
-    async reset(opts = {}) {
+    async reset(o = {}) {
       resetEnv();
-      await started.reset();
+      interposer.faults.clear();
+      await clearFirestore(projectId, emulatorHost);
       sim.reset();
-      if (opts.killSwitch !== false) await db.doc('ops/killSwitch').set({ halted: false, reason: 'test', updatedBy: 'test' });
+      if (o.killSwitch !== false) await db.doc('ops/killSwitch').set({ halted: false, reason: 'test', updatedBy: 'test' });
     },
     async stop() {
       await deleteApp(app);
       await sim.stop();
-      await started.stop();
+      await interposer.stop();
       // A worker may run another test file next: leave the environment as it was.
       for (const key of Object.keys(env)) if (!(key in before)) delete process.env[key];
       Object.assign(process.env, before);

@@ -10,6 +10,13 @@ import { timestampsToDates, ts, withoutUndefined } from './firestore-values.js';
  */
 const dateMs = z.date().transform((d) => d.getTime());
 
+/**
+ * The server's commit time of the record's latest claim (a server timestamp written by the
+ * claim transaction), or null before any claim. Not part of the domain record: it is evidence
+ * for operators and tests that holds on production Firestore (claim vs. halt commit times).
+ */
+export const CLAIM_COMMITTED_AT = 'claimCommittedAt';
+
 const storedRecordSchema = z.object({
   intentId: z.string(),
   state: z.enum(SubmissionState),

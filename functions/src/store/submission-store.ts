@@ -1,4 +1,4 @@
-import type { DocumentData, Firestore } from 'firebase-admin/firestore';
+import { FieldValue, type DocumentData, type Firestore } from 'firebase-admin/firestore';
 import type { BreakerLimits } from '../domain/breakers/limits.js';
 import { parseStrategyStats, type BrokerOutcomeLike } from '../domain/breakers/stats.js';
 import { decideClaim, type ClaimDecision, type ClaimInput } from '../domain/claim-decision.js';
@@ -11,7 +11,7 @@ import { timestampsToDates, ts } from './firestore-values.js';
 import { INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
 import { allowAllStrategies, type StrategyGate } from './strategy-gate.js';
 import { recordBrokerOutcomeStats, type BrokerOutcomeStatsWrite } from './strategy-stats-store.js';
-import { recordFromDocument, recordToDocument } from './submission-document.js';
+import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from './submission-document.js';
 
 export { allowAllStrategies, type StrategyGate };
 
@@ -143,7 +143,11 @@ export function createFirestoreSubmissionStore(
             strategyUpdate = strategy.strategyUpdate;
           }
           if (decision.kind === 'claim' || decision.kind === 'refuse') {
-            tx.set(submissionRef, recordToDocument(decision.record));
+            // claimCommittedAt is the claim's commit time as the server assigns it: evidence,
+            // on any Firestore, that a claim committed before or after a halt (G2). A refusal
+            // keeps the time of the claim before it, if there was one.
+            const claimCommittedAt = decision.kind === 'claim' ? FieldValue.serverTimestamp() : (submissionSnap?.get(CLAIM_COMMITTED_AT) ?? null);
+            tx.set(submissionRef, { ...recordToDocument(decision.record), [CLAIM_COMMITTED_AT]: claimCommittedAt });
             if (strategyUpdate) tx.set(strategyRef, strategyUpdate, { merge: true });
           }
           return { ...decision, strategyBrokerErrors: brokerErrorStreak(strategySnap?.exists ? strategySnap.data() : undefined) };
@@ -188,7 +192,7 @@ export function createFirestoreSubmissionStore(
               ...(update.reason === null ? {} : { reason: update.reason }),
             }),
           };
-          tx.set(ref, recordToDocument(record));
+          tx.set(ref, { ...recordToDocument(record), [CLAIM_COMMITTED_AT]: snap.get(CLAIM_COMMITTED_AT) ?? null });
           return { applied: true, record };
         });
       } catch (err) {

@@ -1,0 +1,55 @@
+/**
+ * The official emulators a test run uses, as `firebase emulators:exec` (dev/emulators/exec.ts,
+ * run by `npm test`) announces them, and per-test-file isolation on them: every test file
+ * gets a project id of its own (module state is per file under vitest), so files run in
+ * parallel without seeing each other's data, and its data is cleared through the emulators'
+ * REST endpoints.
+ */
+import { randomBytes } from 'node:crypto';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(
+      `${name} is not set: the tests run on the official Firebase Emulator Suite. Run them with \`npm test\` ` +
+        '(or `tsx dev/emulators/exec.ts -- vitest run <files>`), which starts the emulators and sets it.',
+    );
+  }
+  return value;
+}
+
+/** The emulator hosts, read once when the file loads (before any suite changes the environment). */
+export const EMULATORS = {
+  get firestore() {
+    return (FIRESTORE_HOST ??= required('FIRESTORE_EMULATOR_HOST'));
+  },
+  get pubsub() {
+    return (PUBSUB_HOST ??= required('PUBSUB_EMULATOR_HOST'));
+  },
+  get auth() {
+    return (AUTH_HOST ??= required('FIREBASE_AUTH_EMULATOR_HOST'));
+  },
+};
+let FIRESTORE_HOST = process.env.FIRESTORE_EMULATOR_HOST;
+let PUBSUB_HOST = process.env.PUBSUB_EMULATOR_HOST;
+let AUTH_HOST = process.env.FIREBASE_AUTH_EMULATOR_HOST;
+
+/** A fresh `demo-` project id (demo projects never reach production services); 6–30 chars. */
+export function uniqueProjectId(): string {
+  return `demo-t${randomBytes(6).toString('hex')}`;
+}
+
+async function emulatorDelete(url: string): Promise<void> {
+  const res = await fetch(url, { method: 'DELETE', headers: { Authorization: 'Bearer owner' } });
+  if (!res.ok) throw new Error(`DELETE ${url} answered ${res.status}: ${await res.text()}`);
+}
+
+/** Deletes every document of the project's default database (the Firestore emulator's REST endpoint). */
+export function clearFirestore(projectId: string, host = EMULATORS.firestore): Promise<void> {
+  return emulatorDelete(`http://${host}/emulator/v1/projects/${projectId}/databases/(default)/documents`);
+}
+
+/** Deletes every user of the project (the Auth emulator's REST endpoint). */
+export function clearAuth(projectId: string, host = EMULATORS.auth): Promise<void> {
+  return emulatorDelete(`http://${host}/emulator/v1/projects/${projectId}/accounts`);
+}
