@@ -63,11 +63,12 @@ export function parseJavaVersion(text: string): number | null {
   return first === 1 && m[2] !== undefined ? Number(m[2]) : first;
 }
 
-export function findJava(env: Env = process.env): { home: string; major: number } | { problem: string } {
+export const DEFAULT_JVM_DIR = '/usr/lib/jvm';
+
+export function findJava(env: Env = process.env, jvmDir = DEFAULT_JVM_DIR): { home: string; major: number } | { problem: string } {
   const seen: string[] = [];
   const candidates: string[] = [];
   if (env.JAVA_HOME) candidates.push(env.JAVA_HOME);
-  const jvmDir = '/usr/lib/jvm';
   if (existsSync(jvmDir)) {
     for (const name of readdirSync(jvmDir).sort().reverse()) candidates.push(join(jvmDir, name));
   }
@@ -85,7 +86,7 @@ export function findJava(env: Env = process.env): { home: string; major: number 
   if (best) return best;
   // `java` on PATH (e.g. a JDK unpacked elsewhere).
   try {
-    const onPath = execFileSync('sh', ['-c', 'command -v java'], { encoding: 'utf8' }).trim();
+    const onPath = execFileSync('sh', ['-c', 'command -v java'], { encoding: 'utf8', env: { PATH: env.PATH ?? '' } }).trim();
     if (onPath) {
       const major = javaMajorVersion(onPath);
       seen.push(`${onPath} on PATH (${major ?? 'unreadable version'})`);
@@ -99,10 +100,12 @@ export function findJava(env: Env = process.env): { home: string; major: number 
   }
   return {
     problem:
-      `Java ${MIN_JAVA_MAJOR} or newer (the Firestore emulator needs it). Looked at: ${seen.length ? seen.join(', ') : 'JAVA_HOME unset, nothing in /usr/lib/jvm, no java on PATH'}. ` +
+      `Java ${MIN_JAVA_MAJOR} or newer (the Firestore emulator needs it). Looked at: ${seen.length ? seen.join(', ') : `JAVA_HOME unset, nothing in ${jvmDir}, no java on PATH`}. ` +
       `Install a JDK ${MIN_JAVA_MAJOR}+ (e.g. Debian's openjdk-21-jdk-headless, or Temurin) and set JAVA_HOME to it.`,
   };
 }
+
+export const DEFAULT_SDK_ROOT = '/usr/lib/google-cloud-sdk';
 
 export function googleCloudSdkRoot(env: Env = process.env): string | null {
   try {
@@ -110,13 +113,13 @@ export function googleCloudSdkRoot(env: Env = process.env): string | null {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: 30_000,
-      env: { ...process.env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
+      env: { ...env, CLOUDSDK_CORE_DISABLE_PROMPTS: '1' },
     }).trim();
     if (root && existsSync(root)) return root;
   } catch {
     // no gcloud on PATH
   }
-  for (const root of [env.CLOUDSDK_ROOT_DIR, '/usr/lib/google-cloud-sdk']) if (root && existsSync(root)) return root;
+  for (const root of [env.CLOUDSDK_ROOT_DIR, DEFAULT_SDK_ROOT]) if (root && existsSync(root)) return root;
   return null;
 }
 
@@ -168,9 +171,9 @@ export function findPubSubEmulator(env: Env, sdkRoot: string | null): { path: st
 }
 
 /** Everything or an `EmulatorSetupError` naming each missing piece. */
-export function locateEmulatorPieces(env: Env = process.env): EmulatorPieces {
-  const java = findJava(env);
-  const sdkRoot = googleCloudSdkRoot(env);
+export function locateEmulatorPieces(env: Env = process.env, where: { jvmDir?: string; sdkRoot?: string | null } = {}): EmulatorPieces {
+  const java = findJava(env, where.jvmDir);
+  const sdkRoot = where.sdkRoot === undefined ? googleCloudSdkRoot(env) : where.sdkRoot;
   const firestore = findFirestoreEmulator(env, sdkRoot);
   const pubsub = findPubSubEmulator(env, sdkRoot);
   const missing = [java, firestore, pubsub].flatMap((p) => ('problem' in p ? [p.problem] : []));

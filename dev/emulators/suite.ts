@@ -47,8 +47,10 @@ export function suitePorts(offset = portOffsetFromEnv()): SuitePorts {
     pubsub: port('pubsub', 8085),
     auth: port('auth', 9099),
     functions: port('functions', 5001),
+    // firebase-tools' own defaults are 4400 and 4500: with offsets in steps of 100 one suite's
+    // hub would take the next one's logging port, so logging sits beside the hub.
     hub: port('hub', 4400),
-    logging: port('logging', 4500),
+    logging: port('logging', 4410),
   };
 }
 
@@ -81,8 +83,10 @@ export function emulatorToolEnv(env: NodeJS.ProcessEnv = process.env): { env: No
       PATH: `${join(pieces.javaHome, 'bin')}:${env.PATH ?? ''}`,
       FIRESTORE_EMULATOR_BINARY_PATH: firestoreBinary,
       PUBSUB_EMULATOR_BINARY_PATH: pubsubWrapper,
-      // No network here: firebase-tools' update check and usage reporting would only wait.
+      // No network here: firebase-tools' update check would only wait, and the Google auth
+      // libraries in the commands run under the suite must not probe for a GCE metadata server.
       NO_UPDATE_NOTIFIER: '1',
+      METADATA_SERVER_DETECTION: 'none',
       FIREBASE_CLI_EXPERIMENTS: env.FIREBASE_CLI_EXPERIMENTS ?? '',
     },
   };

@@ -36,13 +36,25 @@ export function functionEnv(firestore: { host: string }, sim: AlpacaSimulator, p
   };
 }
 
-/** A firebase-admin client of the test's own, straight to the emulator (not through the interposer). */
+/**
+ * A firebase-admin client of the test's own, by default straight to the emulator (not through
+ * the interposer). @google-cloud/firestore lets FIRESTORE_EMULATOR_HOST override
+ * `settings({ host })`, reading it when settings are applied, so it is pointed at `host` for
+ * exactly that moment.
+ */
 export function adminFirestore(projectId: string, host = EMULATORS.firestore): { app: App; db: Firestore } {
   appCounter += 1;
   const app = initializeApp({ projectId }, `test-${process.pid}-${appCounter}`);
-  const db = getFirestore(app);
-  db.settings({ host, ssl: false });
-  return { app, db };
+  const saved = process.env.FIRESTORE_EMULATOR_HOST;
+  process.env.FIRESTORE_EMULATOR_HOST = host;
+  try {
+    const db = getFirestore(app);
+    db.settings({ host, ssl: false });
+    return { app, db };
+  } finally {
+    if (saved === undefined) delete process.env.FIRESTORE_EMULATOR_HOST;
+    else process.env.FIRESTORE_EMULATOR_HOST = saved;
+  }
 }
 
 export interface TestBackends {
