@@ -38,9 +38,12 @@ import { handleKillSwitchWrite } from './ops/halt-trigger.js';
 import { serveOpsExpress } from './ops/http-adapters.js';
 import { pubsubOpsEventPublisher } from './ops/ops-events.js';
 import { KILL_SWITCH_PATH } from './store/paths.js';
+import { writeInstanceReport } from './store/instance-report.js';
+import { HALTGATE_VERSION } from './version.js';
 
 /** One id per process: claims name their owner with it. */
 const instanceId = `${process.env.K_REVISION ?? 'local'}-${randomUUID().slice(0, 8)}`;
+const processStartedAtMs = systemClock.now();
 
 const startupConfig = loadRuntimeConfig(process.env);
 installSigtermDrain({
@@ -87,6 +90,36 @@ function executeIntentDeps(): ExecuteIntentDeps {
   };
 }
 
+const reports = new Map<string, Promise<void>>();
+/** How long an invocation waits for its instance report; the report never fails it. */
+const INSTANCE_REPORT_WAIT_MS = 2_000;
+
+/**
+ * Runs an invocation, then records — once per function and process — what the function runs
+ * with (functionInstances, store/instance-report.ts), so operators see the deployed
+ * configuration. After the work, not before: it never delays a claim or a broker call, and a
+ * Firestore outage costs at most INSTANCE_REPORT_WAIT_MS once.
+ */
+async function withInstanceReport<T>(fn: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    let report = reports.get(fn);
+    if (!report) {
+      report = writeInstanceReport(
+        db(),
+        { function: fn, instanceId, version: HALTGATE_VERSION, revision: process.env.K_REVISION ?? null, startedAtMs: processStartedAtMs, config: loadRuntimeConfig(process.env) },
+        systemClock.now(),
+      ).catch((err: unknown) => {
+        reports.delete(fn); // try again on the next invocation
+        cloudEventLogger.warn(LogEvent.instanceReportFailed, { function: fn, error: err instanceof Error ? err.message : String(err) });
+      });
+      reports.set(fn, report);
+    }
+    await Promise.race([report, new Promise((r) => setTimeout(r, INSTANCE_REPORT_WAIT_MS).unref())]);
+  }
+}
+
 /**
  * Runs one event's handler and sorts its failure: retryable errors are thrown, so the platform
  * answers 500 and the event is redelivered; terminal ones are logged and acknowledged, since a
@@ -117,15 +150,17 @@ export const executeIntent = onMessagePublished(
     const message = event.data.message;
     // The whole invocation counts for the SIGTERM drain, not only its broker call: one that
     // is mid-claim at SIGTERM must still release its claim before the process exits.
-    return settleEvent(event.id, () =>
-      processShutdownGate.track(() =>
-        handleExecuteIntent(executeIntentDeps(), {
-          eventId: event.id,
-          messageId: message.messageId ?? null,
-          publishTime: message.publishTime ?? null,
-          dataBase64: message.data,
-          attributes: message.attributes ?? {},
-        }),
+    return withInstanceReport('executeIntent', () =>
+      settleEvent(event.id, () =>
+        processShutdownGate.track(() =>
+          handleExecuteIntent(executeIntentDeps(), {
+            eventId: event.id,
+            messageId: message.messageId ?? null,
+            publishTime: message.publishTime ?? null,
+            dataBase64: message.data,
+            attributes: message.attributes ?? {},
+          }),
+        ),
       ),
     );
   },
@@ -145,15 +180,16 @@ export const reconcileSubmissions = onSchedule(
     concurrency: 1,
     secrets: [alpacaKeyId, alpacaSecretKey],
   },
-  async () => {
-    await handleReconcileSubmissions({
-      store: createFirestoreReconcileStore(db(), { clock: systemClock }),
-      brokerFor,
-      clock: systemClock,
-      loadConfig: () => loadReconcileConfig(process.env),
-      log: cloudEventLogger,
-    });
-  },
+  () =>
+    withInstanceReport('reconcileSubmissions', async () => {
+      await handleReconcileSubmissions({
+        store: createFirestoreReconcileStore(db(), { clock: systemClock }),
+        brokerFor,
+        clock: systemClock,
+        loadConfig: () => loadReconcileConfig(process.env),
+        log: cloudEventLogger,
+      });
+    }),
 );
 
 /**
@@ -168,29 +204,31 @@ export const syncFills = onSchedule(
     concurrency: 1,
     secrets: [alpacaKeyId, alpacaSecretKey],
   },
-  async () => {
-    const loaded = loadRuntimeConfig(process.env);
-    if (!loaded.ok) {
-      cloudEventLogger.error(LogEvent.fillsSyncFailed, { problems: loaded.problems });
-      return;
-    }
-    const config = loaded.config;
-    if (config.executionMode !== 'paper' && config.executionMode !== 'live') return;
-    try {
-      await handleSyncFills({
-        store: createFirestoreFillsStore(db(), { clock: systemClock }),
-        broker: brokerFor(config, config.executionMode),
-        clock: systemClock,
-        log: cloudEventLogger,
-        timeZone: config.breakerDefaults.tradingTimeZone,
-        brokerTimeoutMs: config.brokerTimeoutMs,
-      });
-    } catch (err) {
-      cloudEventLogger.error(LogEvent.fillsSyncFailed, { error: err instanceof Error ? err.message : String(err) });
-      // The next scheduled run repeats this one (the cursor did not move): no platform retry.
-    }
-  },
+  () => withInstanceReport('syncFills', syncFillsOnce),
 );
+
+async function syncFillsOnce(): Promise<void> {
+  const loaded = loadRuntimeConfig(process.env);
+  if (!loaded.ok) {
+    cloudEventLogger.error(LogEvent.fillsSyncFailed, { problems: loaded.problems });
+    return;
+  }
+  const config = loaded.config;
+  if (config.executionMode !== 'paper' && config.executionMode !== 'live') return;
+  try {
+    await handleSyncFills({
+      store: createFirestoreFillsStore(db(), { clock: systemClock }),
+      broker: brokerFor(config, config.executionMode),
+      clock: systemClock,
+      log: cloudEventLogger,
+      timeZone: config.breakerDefaults.tradingTimeZone,
+      brokerTimeoutMs: config.brokerTimeoutMs,
+    });
+  } catch (err) {
+    cloudEventLogger.error(LogEvent.fillsSyncFailed, { error: err instanceof Error ? err.message : String(err) });
+    // The next scheduled run repeats this one (the cursor did not move): no platform retry.
+  }
+}
 
 /**
  * The ops API and dashboard (issue 5). Public at the HTTP level on purpose: every request but
@@ -200,25 +238,27 @@ export const syncFills = onSchedule(
 const authEmulatorRefusal = emulatorVariableRefusal(process.env);
 if (authEmulatorRefusal) cloudEventLogger.error(LogEvent.opsRequestFailed, { error: authEmulatorRefusal });
 
-export const ops = onRequest({ invoker: 'public', timeoutSeconds: 30 }, async (req, res) => {
-  await serveOpsExpress(
-    firestoreOpsDeps({
-      db: db(),
-      verifyIdToken: firebaseAdminVerifier(() => {
-        db();
-        return getAuth();
+export const ops = onRequest({ invoker: 'public', timeoutSeconds: 30 }, (req, res) =>
+  withInstanceReport('ops', () =>
+    serveOpsExpress(
+      firestoreOpsDeps({
+        db: db(),
+        verifyIdToken: firebaseAdminVerifier(() => {
+          db();
+          return getAuth();
+        }),
+        clock: systemClock,
+        log: cloudEventLogger,
+        loadConfig: () => loadRuntimeConfig(process.env),
+        env: () => process.env,
+        gate: processShutdownGate,
+        instanceId,
       }),
-      clock: systemClock,
-      log: cloudEventLogger,
-      loadConfig: () => loadRuntimeConfig(process.env),
-      env: () => process.env,
-      gate: processShutdownGate,
-      instanceId,
-    }),
-    req,
-    res,
-  );
-});
+      req,
+      res,
+    ),
+  ),
+);
 
 let pubsub: PubSub | undefined;
 
@@ -231,25 +271,27 @@ export const onKillSwitchWrite = onDocumentWritten(
     const config = loaded.ok ? loaded.config : loaded.partial;
     const mode = config.executionMode ?? 'off';
     const brokerTimeoutMs = config.brokerTimeoutMs ?? 10_000;
-    return settleEvent(event.id, () =>
-      handleKillSwitchWrite(
-        {
-          db: db(),
-          cancelAllOpenOrders: () =>
-            mode === 'paper' || mode === 'live'
-              ? brokerFor(config as RuntimeConfig, mode).cancelAllOpenOrders({ timeoutMs: brokerTimeoutMs })
-              : Promise.resolve({ kind: 'done', results: [] }),
-          publishOpsEvent: (e) => pubsubOpsEventPublisher((pubsub ??= new PubSub()))(e),
-          cancelOpenOrdersOnHalt: haltCancelsOpenOrders(process.env),
-          clock: systemClock,
-          log: cloudEventLogger,
-        },
-        {
-          eventId: event.id,
-          before: event.data?.before?.exists ? event.data.before.data() : undefined,
-          after: event.data?.after?.exists ? event.data.after.data() : undefined,
-          eventTimeMs: Date.parse(event.time) || systemClock.now(),
-        },
+    return withInstanceReport('onKillSwitchWrite', () =>
+      settleEvent(event.id, () =>
+        handleKillSwitchWrite(
+          {
+            db: db(),
+            cancelAllOpenOrders: () =>
+              mode === 'paper' || mode === 'live'
+                ? brokerFor(config as RuntimeConfig, mode).cancelAllOpenOrders({ timeoutMs: brokerTimeoutMs })
+                : Promise.resolve({ kind: 'done', results: [] }),
+            publishOpsEvent: (e) => pubsubOpsEventPublisher((pubsub ??= new PubSub()))(e),
+            cancelOpenOrdersOnHalt: haltCancelsOpenOrders(process.env),
+            clock: systemClock,
+            log: cloudEventLogger,
+          },
+          {
+            eventId: event.id,
+            before: event.data?.before?.exists ? event.data.before.data() : undefined,
+            after: event.data?.after?.exists ? event.data.after.data() : undefined,
+            eventTimeMs: Date.parse(event.time) || systemClock.now(),
+          },
+        ),
       ),
     );
   },

@@ -41,6 +41,7 @@ export const LogEvent = {
   reconcileDecided: 'reconcile_decided',
   reconcileRun: 'reconcile_run',
   reconcileFailed: 'reconcile_failed',
+  instanceReportFailed: 'instance_report_failed',
 } as const;
 export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent];
 

@@ -111,7 +111,8 @@ function renderStatus(s: OpsStatus): string {
   const k = s.killSwitch;
   lines.push(k.halted ? `HALTED  ${k.reason ?? ''}` : `ACTIVE  ${k.documentReason ?? ''}`.trimEnd());
   if (k.who || k.since) lines.push(`        by ${k.who ?? 'unknown'}${k.since ? ` since ${k.since}` : ''}`);
-  lines.push(`mode    ${s.execution.mode ?? 'unknown'}${s.execution.configValid ? '' : ` (config INVALID: ${s.execution.problems.join('; ')})`}`);
+  lines.push(`mode    ${s.execution.mode ?? 'unknown'}${s.execution.configValid === false ? ` (config INVALID: ${s.execution.problems.join('; ')})` : ''}`);
+  lines.push(`        from ${s.execution.source}`);
   const counts = Object.entries(s.submissions.countsByState).map(([st, n]) => `${st} ${n}`).join(', ');
   lines.push(`last 1h ${counts || 'no submissions'}`);
   lines.push(`stuck   ${s.submissions.stuck.length}${s.submissions.stuck.length ? `: ${s.submissions.stuck.map((x) => `${x.intentId} (${x.state})`).join(', ')}` : ''}`);

@@ -128,7 +128,7 @@ const SCRIPT = `
     var onlyDocument = s.killSwitch.sources.length === 1 && s.killSwitch.sources[0] === 'document' && s.killSwitch.documentReason;
     var text = s.killSwitch.halted ? (onlyDocument ? s.killSwitch.documentReason : (s.killSwitch.reason || 'halted')) : (s.killSwitch.documentReason || 'trading enabled');
     $('banner-detail').textContent = text + who + since;
-    $('mode').textContent = 'Execution mode: ' + (s.execution.mode || 'unknown') + (s.execution.configValid ? '' : ' — CONFIGURATION INVALID: ' + s.execution.problems.join('; '));
+    $('mode').textContent = 'Execution mode: ' + (s.execution.mode || 'unknown') + (s.execution.configValid === false ? ' — CONFIGURATION INVALID: ' + s.execution.problems.join('; ') : '') + ' (' + s.execution.source + ')';
     $('instance').textContent = 'This instance: ' + (s.instance.shuttingDown ? 'shutting down' : 'serving') + ', ' + s.instance.inflight + ' broker call(s) in flight';
     var rec = s.reconciler;
     $('reconciler').textContent = rec ? 'Last reconciler run: ' + (rec.lastRunAt || 'unknown') + (rec.ok === false ? ' — FAILED' : rec.ok ? ' — ok' : '') + (rec.result ? ' (' + rec.result + ')' : '') : 'Reconciler: no run recorded';

@@ -12,7 +12,8 @@ export interface UnmetPrecondition {
 
 export function unmetResumePreconditions(status: OpsStatus): UnmetPrecondition[] {
   const unmet: UnmetPrecondition[] = [];
-  if (!status.execution.configValid) {
+  // null is "not reported yet": executeIntent refuses by itself if its configuration is bad.
+  if (status.execution.configValid === false) {
     unmet.push({ code: 'config_invalid', message: `configuration is invalid (${status.execution.problems.join('; ')}); every intent is refused with config_invalid` });
   }
   if (status.killSwitch.sources.includes('param')) {

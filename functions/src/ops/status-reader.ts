@@ -6,6 +6,7 @@ import { decideKillSwitch } from '../domain/kill-switch.js';
 import { isRunnerStale, RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
 import { SubmissionState } from '../domain/submission.js';
 import { timestampsToDates, ts } from '../store/firestore-values.js';
+import { readInstanceReports, type InstanceReportView } from '../store/instance-report.js';
 import { KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../store/paths.js';
 import type { OpsStatus, StrategyStatus, SubmissionSummary } from './status.js';
 
@@ -23,9 +24,32 @@ export interface StatusReaderOptions {
 export interface StatusInputs {
   db: Firestore;
   nowMs: number;
-  config: RuntimeConfigResult;
+  /** The reader's own configuration (the ops function's); null where it has none (the CLI). */
+  config: RuntimeConfigResult | null;
+  /** The reader's EXECUTION_HALTED; undefined: taken from the newest executeIntent report. */
   haltedParam: string | undefined;
   instance: OpsStatus['instance'];
+}
+
+/** The function whose configuration decides what happens to orders. */
+const EXECUTE_FUNCTION = 'executeIntent';
+
+function executionFrom(reports: InstanceReportView[], own: RuntimeConfigResult | null): OpsStatus['execution'] {
+  const report = reports.find((r) => r.function === EXECUTE_FUNCTION);
+  if (report) {
+    return {
+      mode: report.mode,
+      configValid: report.configValid,
+      problems: report.problems,
+      source: `executeIntent instance ${report.instanceId} (version ${report.version ?? '?'}${report.revision ? `, revision ${report.revision}` : ''}), reported ${report.reportedAt ?? '?'}`,
+    };
+  }
+  if (own) {
+    return own.ok
+      ? { mode: own.config.executionMode, configValid: true, problems: [], source: 'this ops instance (no executeIntent instance has reported yet)' }
+      : { mode: own.partial.executionMode ?? null, configValid: false, problems: own.problems, source: 'this ops instance (no executeIntent instance has reported yet)' };
+  }
+  return { mode: null, configValid: null, problems: [], source: 'unknown: no executeIntent instance has reported its configuration yet (it does on its first intent)' };
 }
 
 const NON_TERMINAL = [SubmissionState.submitting, SubmissionState.unknown, SubmissionState.released];
@@ -81,7 +105,7 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
   const recentLimit = opts.recentLimit ?? 25;
   const submissions = db.collection(SUBMISSIONS);
 
-  const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap] = await Promise.all([
+  const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap, reports] = await Promise.all([
     db.doc(KILL_SWITCH_PATH).get(),
     db.doc(RECONCILER_STATUS_PATH).get(),
     db.collection(STRATEGIES).get(),
@@ -90,9 +114,13 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
     submissions.where('state', 'in', NON_TERMINAL).limit(MAX_WINDOW_DOCS).get(),
     submissions.orderBy('updatedAt', 'desc').limit(recentLimit).get(),
     db.collection(RUNNERS_COLLECTION).get(),
+    readInstanceReports(db),
   ]);
 
-  const kill = decideKillSwitch(killSnap.exists ? timestampsToDates(killSnap.data()) : undefined, input.haltedParam);
+  const execution = executionFrom(reports, input.config);
+  const reportedHalted = reports.find((r) => r.function === EXECUTE_FUNCTION)?.config.executionHalted;
+  const haltedParam = input.haltedParam ?? (typeof reportedHalted === 'string' ? reportedHalted : undefined);
+  const kill = decideKillSwitch(killSnap.exists ? timestampsToDates(killSnap.data()) : undefined, haltedParam);
 
   const countsByState: Record<string, number> = {};
   for (const doc of windowSnap.docs) {
@@ -134,7 +162,6 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
     };
   });
 
-  const config = input.config;
   return {
     generatedAt: new Date(nowMs).toISOString(),
     killSwitch: {
@@ -145,9 +172,7 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
       who: kill.document?.updatedBy ?? null,
       since: kill.document?.updatedAtMs == null ? null : new Date(kill.document.updatedAtMs).toISOString(),
     },
-    execution: config.ok
-      ? { mode: config.config.executionMode, configValid: true, problems: [] }
-      : { mode: config.partial.executionMode ?? null, configValid: false, problems: config.problems },
+    execution,
     strategies: strategiesSnap.docs.map((doc) => strategyStatus(doc.id, doc.data())),
     submissions: {
       windowMs,
@@ -157,6 +182,7 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
       recent: recentSnap.docs.map((doc) => summarize(doc.id, doc.data())),
     },
     reconciler,
+    functions: reports,
     runners,
     instance: input.instance,
   };

@@ -48,10 +48,16 @@ export const opsStatusSchema = z.object({
     who: z.string().nullable(),
     since: iso,
   }),
+  /**
+   * What executeIntent runs with: from the newest `functionInstances` report of an
+   * executeIntent instance when there is one, else from the reader's own configuration (the
+   * ops function's), else unknown (`configValid: null`). `source` says which.
+   */
   execution: z.object({
     mode: z.string().nullable(),
-    configValid: z.boolean(),
+    configValid: z.boolean().nullable(),
     problems: z.array(z.string()),
+    source: z.string(),
   }),
   strategies: z.array(strategyStatusSchema),
   submissions: z.object({
@@ -68,6 +74,20 @@ export const opsStatusSchema = z.object({
       result: z.string().nullable(),
     })
     .nullable(),
+  /** The newest reports of function instances: what each runs with (secrets `<omitted>`). */
+  functions: z.array(
+    z.object({
+      function: z.string(),
+      instanceId: z.string(),
+      version: z.string().nullable(),
+      revision: z.string().nullable(),
+      reportedAt: iso,
+      mode: z.string().nullable(),
+      configValid: z.boolean(),
+      problems: z.array(z.string()),
+      config: z.record(z.string(), z.unknown()),
+    }),
+  ),
   runners: z.array(z.object({ runnerId: z.string(), state: z.string().nullable(), lastSeenAt: iso, stale: z.boolean() })),
   instance: z.object({ instanceId: z.string(), shuttingDown: z.boolean(), shutdownReason: z.string().nullable(), inflight: z.number() }),
 });

@@ -58,10 +58,11 @@ function status(overrides: Partial<OpsStatus> = {}): OpsStatus {
   return {
     generatedAt: new Date().toISOString(),
     killSwitch: { halted: true, reason: 'x', sources: ['document'], documentReason: 'x', who: 'a', since: null },
-    execution: { mode: 'paper', configValid: true, problems: [] },
+    execution: { mode: 'paper', configValid: true, problems: [], source: 'test' },
     strategies: [],
     submissions: { windowMs: 3_600_000, countsByState: {}, stuckAfterMs: 300_000, stuck: [], recent: [] },
     reconciler: null,
+    functions: [],
     runners: [],
     instance: { instanceId: 'i', shuttingDown: false, shutdownReason: null, inflight: 0 },
     ...overrides,
@@ -72,10 +73,14 @@ describe('resume preconditions', () => {
   it('none when all is well (a missing reconciler report is not a failure)', () => {
     expect(unmetResumePreconditions(status())).toEqual([]);
   });
+  it('a configuration no executeIntent instance has reported yet does not block a resume', () => {
+    // executeIntent refuses on its own when its configuration is bad (G6); "unknown" is not "invalid".
+    expect(unmetResumePreconditions(status({ execution: { mode: null, configValid: null, problems: [], source: 'unknown' } }))).toEqual([]);
+  });
   it('names each unmet one', () => {
     const unmet = unmetResumePreconditions(
       status({
-        execution: { mode: null, configValid: false, problems: ['EXECUTION_MODE="pape" is not one of …'] },
+        execution: { mode: null, configValid: false, problems: ['EXECUTION_MODE="pape" is not one of …'], source: 'test' },
         killSwitch: { halted: true, reason: 'x', sources: ['document', 'param'], documentReason: null, who: null, since: null },
         submissions: { windowMs: 1, countsByState: {}, stuckAfterMs: 1, stuck: [{ intentId: 'i1', strategyId: null, symbol: null, side: null, qty: null, state: 'unknown', reason: null, updatedAt: null }], recent: [] },
         reconciler: { lastRunAt: null, ok: false, result: 'errors 2' },

@@ -5,7 +5,7 @@
  * the one rule JSON Schema cannot express, which the schema states and this test pins.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import * as ajvFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -15,8 +15,8 @@ import { INVALID_VALUES, isoArb, positiveArb, validIntentArb } from '../../../su
 
 const COMMITTED = readFileSync(new URL('../../../../schemas/order-intent.schema.json', import.meta.url), 'utf8');
 
-// ajv-formats is CommonJS with a default export.
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+// ajv-formats is CommonJS: under ESM its function is the namespace's default.
+const addFormats = (ajvFormats as unknown as { default: (a: Ajv2020) => Ajv2020 }).default;
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 addFormats(ajv);
 const validateWithSchema = ajv.compile(JSON.parse(COMMITTED) as object);
