@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
 const ROOT = process.cwd();
@@ -48,7 +48,9 @@ export async function startFramework(opts: {
     child.on('exit', (code, signal) => resolve({ code, signal, atMs: Date.now() }));
   });
   const startedMs = Date.now();
-  while (!out.includes('Serving function')) {
+  // Under NODE_ENV=production (as Cloud Functions runs it) the framework prints nothing:
+  // then the port accepting connections is the sign.
+  while (!out.includes('Serving function') && !(await accepts(port))) {
     if (child.exitCode !== null) throw new Error(`functions framework exited early:\n${out}`);
     if (Date.now() - startedMs > 30_000) throw new Error(`functions framework did not start:\n${out}`);
     await sleep(50);
@@ -86,6 +88,17 @@ export function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 /**
  * `npm test` builds before vitest runs; a single file run needs the build too. Rebuilds only
