@@ -68,6 +68,38 @@ export interface InterposerStats {
   counts(): Record<string, number>;
   total(): number;
   reset(): void;
+  /**
+   * Calls received and not yet answered, ended or cancelled: unary and server-streaming ones
+   * (the long-lived Listen and Write streams are not counted).
+   */
+  inFlight(): number;
+  /** Resolves once no call is in flight (rejects after `timeoutMs`, default 10 s). */
+  idle(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * A Commit the server accepted, as seen on the wire: the documents its writes touch and the
+ * commit time the server assigned (from the CommitResponse). Recorded when the answer passes
+ * back, so a commit that failed, was never passed on, or whose client cancelled it before the
+ * answer came back is not in the log.
+ */
+export interface CommittedWrite {
+  /** Document paths relative to the database root, e.g. `submissions/abc`. */
+  documents: string[];
+  /** Whether the Commit carried a transaction id (the end of a read-write transaction). */
+  transactional: boolean;
+  /** The server's commit time. */
+  commitTime: { seconds: number; nanos: number };
+  /** The commit time in microseconds (the server's resolution). */
+  commitMicros: number;
+}
+
+export interface CommitLog {
+  /** Accepted commits in the order their answers came back, since the last clear. */
+  entries(): CommittedWrite[];
+  /** The accepted commits that wrote `document` (a path relative to the database root). */
+  writing(document: string): CommittedWrite[];
+  clear(): void;
 }
 
 export interface FirestoreInterposer {
@@ -77,6 +109,7 @@ export interface FirestoreInterposer {
   /** Where calls go. */
   upstream: string;
   stats: InterposerStats;
+  commits: CommitLog;
   faults: {
     set(method: FirestoreMethod, fault: MethodFault): void;
     clear(method?: FirestoreMethod): void;
@@ -111,6 +144,82 @@ function statusError(code: GrpcStatus, method: string): Partial<ServiceError> {
   return { code, details: `injected by the Firestore interposer: ${GrpcStatus[code]} on ${method}`, metadata: new Metadata() };
 }
 
+/**
+ * The few protobuf fields the commit log reads, decoded from the wire format directly
+ * (google.firestore.v1): CommitRequest { writes = 2: Write; transaction = 3 },
+ * Write { update = 1: Document { name = 1 }; delete = 2: string; transform = 6:
+ * DocumentTransform { document = 1 } }, CommitResponse { commit_time = 2: Timestamp
+ * { seconds = 1; nanos = 2 } }.
+ */
+type WireField = { field: number; varint?: bigint; bytes?: Buffer };
+
+function wireFields(buf: Buffer): WireField[] {
+  const out: WireField[] = [];
+  let i = 0;
+  const varint = (): bigint => {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (i >= buf.length) throw new Error('truncated varint');
+      const byte = buf[i++]!;
+      result |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return result;
+      shift += 7n;
+    }
+  };
+  while (i < buf.length) {
+    const key = Number(varint());
+    const field = key >>> 3;
+    const wireType = key & 7;
+    if (wireType === 0) out.push({ field, varint: varint() });
+    else if (wireType === 2) {
+      const len = Number(varint());
+      out.push({ field, bytes: buf.subarray(i, i + len) });
+      i += len;
+    } else if (wireType === 1) i += 8;
+    else if (wireType === 5) i += 4;
+    else throw new Error(`unsupported wire type ${wireType}`);
+  }
+  return out;
+}
+
+const stringField = (buf: Buffer, field: number): string | null => {
+  const f = wireFields(buf).find((x) => x.field === field && x.bytes);
+  return f ? f.bytes!.toString('utf8') : null;
+};
+
+/** `projects/p/databases/d/documents/a/b` → `a/b`. */
+function relativeName(name: string): string {
+  const at = name.indexOf('/documents/');
+  return at === -1 ? name : name.slice(at + '/documents/'.length);
+}
+
+function decodeCommit(request: Buffer, response: Buffer): CommittedWrite {
+  const documents: string[] = [];
+  let transactional = false;
+  for (const f of wireFields(request)) {
+    if (f.field === 3 && f.bytes && f.bytes.length > 0) transactional = true;
+    if (f.field !== 2 || !f.bytes) continue;
+    for (const w of wireFields(f.bytes)) {
+      let name: string | null = null;
+      if (w.field === 1 && w.bytes) name = stringField(w.bytes, 1);
+      else if (w.field === 2 && w.bytes) name = w.bytes.toString('utf8');
+      else if (w.field === 6 && w.bytes) name = stringField(w.bytes, 1);
+      if (name !== null && !documents.includes(relativeName(name))) documents.push(relativeName(name));
+    }
+  }
+  let seconds = 0;
+  let nanos = 0;
+  const time = wireFields(response).find((f) => f.field === 2 && f.bytes);
+  if (time) {
+    for (const t of wireFields(time.bytes!)) {
+      if (t.field === 1) seconds = Number(t.varint ?? 0n);
+      if (t.field === 2) nanos = Number(t.varint ?? 0n);
+    }
+  }
+  return { documents, transactional, commitTime: { seconds, nanos }, commitMicros: seconds * 1_000_000 + Math.floor(nanos / 1000) };
+}
+
 export async function startFirestoreInterposer(opts: { upstream: string; port?: number }): Promise<FirestoreInterposer> {
   const upstream = opts.upstream;
   const client = new Client(upstream, credentials.createInsecure());
@@ -118,6 +227,20 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
   const faults = new Map<string, MethodFault>();
   const injected: Record<string, number> = {};
   const hanging = new Set<() => void>();
+  const committed: CommittedWrite[] = [];
+  let inFlight = 0;
+  let idleWaiters: Array<() => void> = [];
+  const callStarted = () => {
+    inFlight += 1;
+  };
+  const callEnded = () => {
+    inFlight -= 1;
+    if (inFlight === 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  };
 
   /** The fault for this call (consuming one of `times`), or null. */
   const takeFault = (method: string): MethodFault | null => {
@@ -156,20 +279,57 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
   for (const [method, kind] of Object.entries(FIRESTORE_METHODS)) {
     const path = `/${SERVICE}/${method}`;
     if (kind === 'unary') {
-      impl[method] = async (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+      impl[method] = async (call: ServerUnaryCall<Buffer, Buffer>, rawCallback: sendUnaryData<Buffer>) => {
+        callStarted();
+        let answered = false;
+        const callback: sendUnaryData<Buffer> = (err, value) => {
+          if (answered) return;
+          answered = true;
+          callEnded();
+          rawCallback(err, value);
+        };
         let cancelled = false;
-        call.on('cancelled', () => (cancelled = true));
+        call.on('cancelled', () => {
+          cancelled = true;
+          if (!answered) {
+            answered = true;
+            callEnded();
+          }
+        });
         if (!(await beforeCall(method, (e) => callback(e, null), () => cancelled))) return;
         const upstreamCall = client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, call.request, call.metadata, (err, value) => {
           if (err) callback(err, null);
-          else callback(null, value ?? Buffer.alloc(0));
+          else {
+            const body = value ?? Buffer.alloc(0);
+            if (method === 'Commit') {
+              try {
+                committed.push(decodeCommit(call.request, body));
+              } catch {
+                // Not decodable: the call still passes through unchanged.
+              }
+            }
+            callback(null, body);
+          }
         });
         call.on('cancelled', () => upstreamCall.cancel());
       };
     } else if (kind === 'server-stream') {
       impl[method] = async (call: ServerWritableStream<Buffer, Buffer>) => {
+        callStarted();
+        let ended = false;
+        const end = () => {
+          if (ended) return;
+          ended = true;
+          callEnded();
+        };
+        call.on('finish', end);
+        call.on('close', end);
+        call.on('error', end);
         let cancelled = false;
-        call.on('cancelled', () => (cancelled = true));
+        call.on('cancelled', () => {
+          cancelled = true;
+          end();
+        });
         if (!(await beforeCall(method, (e) => call.destroy(Object.assign(new Error(e.details), e)), () => cancelled))) return;
         const upstreamCall = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, call.request, call.metadata);
         upstreamCall.on('data', (chunk: Buffer) => call.write(chunk));
@@ -219,6 +379,28 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
       total: () => Object.values(counts).reduce((a, b) => a + b, 0),
       reset: () => {
         for (const k of Object.keys(counts)) delete counts[k];
+      },
+      inFlight: () => inFlight,
+      idle: (timeoutMs = 10_000) =>
+        inFlight === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve, reject) => {
+              const timer = setTimeout(() => {
+                idleWaiters = idleWaiters.filter((w) => w !== done);
+                reject(new Error(`interposer: ${inFlight} calls still in flight after ${timeoutMs} ms`));
+              }, timeoutMs);
+              const done = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+              idleWaiters.push(done);
+            }),
+    },
+    commits: {
+      entries: () => committed.map((c) => ({ ...c, documents: [...c.documents] })),
+      writing: (document) => committed.filter((c) => c.documents.includes(document)).map((c) => ({ ...c, documents: [...c.documents] })),
+      clear: () => {
+        committed.length = 0;
       },
     },
     faults: {

@@ -1,9 +1,7 @@
 /**
- * firestore.rules against the official Firestore emulator, with @firebase/rules-unit-testing.
- * The embedded Firestore does not evaluate security rules, so these run only where the
- * official emulator runs them: `npm run test:emulators` (firebase emulators:exec, Java 21)
- * with `@firebase/rules-unit-testing` installed (`npm i -D @firebase/rules-unit-testing`).
- * Elsewhere they are skipped with the reason printed.
+ * firestore.rules against the official Firestore emulator, with @firebase/rules-unit-testing,
+ * in a project of this file's own (the emulator keeps rules per project, so loading them here
+ * touches no other suite). `npm test` runs it under `firebase emulators:exec`.
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -14,25 +12,25 @@ import {
 } from '@firebase/rules-unit-testing';
 import { doc, serverTimestamp, setDoc, type Firestore } from 'firebase/firestore';
 import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
-import { RULES_TESTS_NEED } from '../setup/announce-skips.js';
+import { EMULATORS, uniqueProjectId } from '../support/emulators.js';
 
 type ClientDb = ReturnType<ReturnType<RulesTestEnvironment['authenticatedContext']>['firestore']>;
 
 const RULES_PATH = new URL('../../firestore.rules', import.meta.url);
+const PROJECT = uniqueProjectId();
 
-// The official emulator suite sets FIREBASE_EMULATOR_HUB under `firebase emulators:exec`; the
-// embedded Firestore does not evaluate rules, so these tests cannot run against it.
-const officialEmulator = Boolean(process.env.FIREBASE_EMULATOR_HUB && process.env.FIRESTORE_EMULATOR_HOST);
-const skipReason = officialEmulator ? null : `rules tests skipped: they need ${RULES_TESTS_NEED}`;
-
-describe.skipIf(skipReason !== null)(skipReason ?? 'firestore.rules', () => {
+describe('firestore.rules', () => {
   let env: RulesTestEnvironment;
-  const [host, port] = (process.env.FIRESTORE_EMULATOR_HOST ?? '127.0.0.1:8080').split(':');
 
   beforeAll(async () => {
+    const at = EMULATORS.firestore.lastIndexOf(':');
     env = await initializeTestEnvironment({
-      projectId: 'demo-haltgate',
-      firestore: { rules: readFileSync(RULES_PATH, 'utf8'), host: host ?? '127.0.0.1', port: Number(port) },
+      projectId: PROJECT,
+      firestore: {
+        rules: readFileSync(RULES_PATH, 'utf8'),
+        host: EMULATORS.firestore.slice(0, at),
+        port: Number(EMULATORS.firestore.slice(at + 1)),
+      },
     });
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 /**
  * Breakers through the exported `executeIntent` (the whole CloudEvent, as the functions
- * framework delivers it), against the embedded Firestore and the Alpaca simulator: each
+ * framework delivers it), against the official Firestore emulator (through the gRPC
+ * interposer, which logs the commits the functions make) and the Alpaca simulator: each
  * breaker trips, refuses, latches, and resumes only after an operator's reset (G7).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -259,7 +260,7 @@ describe('a trip and a halt racing on the same intent', () => {
     for (let round = 0; round < 3; round++) {
       await b.db.doc('ops/killSwitch').set({ halted: false, reason: 'test' });
       await b.db.doc(`strategies/${A}`).set({ limits: { maxNotional: 1000 } });
-      b.firestore.commitLog.clear();
+      b.interposer.commits.clear();
       const intent = makeIntent({ strategyId: A, type: 'limit', limitPrice: 187.5, qty: 10 });
       const event = pubsubCloudEvent(intent);
       const deliveries = Array.from({ length: 8 }, () => deliveryError(deliver(event)));
@@ -268,12 +269,19 @@ describe('a trip and a halt racing on the same intent', () => {
       await halt;
       expect(errors.filter((e) => e !== null)).toEqual([]);
 
-      const rec = (await b.db.doc(`submissions/${intent.intentId}`).get()).data()!;
+      const snap = await b.db.doc(`submissions/${intent.intentId}`).get();
+      const rec = snap.data()!;
       expect(rec.state).toBe('refused');
       expect(['halted', 'breaker:notional']).toContain(rec.reason);
       expect(rec.history.filter((h: { state: string }) => h.state === 'refused')).toHaveLength(1);
-      const recordWrites = b.firestore.commitLog.entries().filter((c) => c.writes.includes(`submissions/${intent.intentId}`));
+      // Exactly one of the eight deliveries wrote the record: one accepted commit (seen on the
+      // wire at the interposer, with the server's commit time), and the document's server
+      // times agree: created by that commit and never written again.
+      const recordWrites = b.interposer.commits.writing(`submissions/${intent.intentId}`);
       expect(recordWrites).toHaveLength(1);
+      expect(recordWrites[0]!.transactional).toBe(true);
+      expect(snap.createTime!.isEqual(snap.updateTime!)).toBe(true);
+      expect(micros(snap.updateTime!)).toBe(recordWrites[0]!.commitMicros);
       // A halted intent never latches a breaker; a tripped one latches it with its own id.
       const latched = (await strategy(A))?.breakers?.notional;
       if (rec.reason === 'halted') expect(latched).toBeUndefined();
@@ -282,3 +290,8 @@ describe('a trip and a halt racing on the same intent', () => {
     }
   });
 });
+
+/** A Firestore Timestamp in microseconds (the server's commit-time resolution). */
+function micros(t: { seconds: number; nanoseconds: number }): number {
+  return t.seconds * 1_000_000 + Math.floor(t.nanoseconds / 1000);
+}

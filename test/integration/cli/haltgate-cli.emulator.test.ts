@@ -1,7 +1,8 @@
 /**
  * `haltgate` as operators run it: the bin script (`cli/haltgate.js`, which loads the compiled
- * CLI from functions/lib — `npm test` builds first) in a child process, against the embedded
- * Firestore and the Pub/Sub emulator through the standard emulator variables.
+ * CLI from functions/lib — `npm test` builds first) in a child process, against the official
+ * Firestore and Pub/Sub emulators through the standard emulator variables, in this file's
+ * own project.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,23 +10,22 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deleteApp } from 'firebase-admin/app';
 import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
 import { opsStatusSchema } from '../../../functions/src/ops/status.js';
 import { ORDER_INTENTS_TOPIC } from '../../../functions/src/topics.js';
 import { makeIntent } from '../../support/intents.js';
-import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
-import { startPushSink } from '../../support/push-sink.js';
+import { adminFirestore, startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
+import { EMULATORS, uniqueProjectId } from '../../support/emulators.js';
+import { recordTopic, type TopicRecorder } from '../../support/pubsub.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'cli/haltgate.js');
 
 let b: TestBackends;
-let emu: PubSubEmulator;
-let sink: Awaited<ReturnType<typeof startPushSink>> | undefined;
+let intents: TopicRecorder;
 let dir: string;
-const published: unknown[] = [];
 
 function haltgate(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -37,8 +37,9 @@ function haltgate(args: string[], env: Record<string, string> = {}): Promise<{ c
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? '/tmp',
-          FIRESTORE_EMULATOR_HOST: b.firestore.host,
-          PUBSUB_EMULATOR_HOST: emu.emulatorHost,
+          // Straight to the emulators, as an operator's shell has them.
+          FIRESTORE_EMULATOR_HOST: b.emulatorHost,
+          PUBSUB_EMULATOR_HOST: EMULATORS.pubsub,
           METADATA_SERVER_DETECTION: 'none',
           EXECUTION_MODE: 'paper',
           ...env,
@@ -55,19 +56,18 @@ beforeAll(async () => {
     throw new Error('functions/lib/cli/main.js is missing: run `npm run build` first (npm test does)');
   }
   b = await startTestBackends();
-  emu = await startPubSubEmulator({ projectId: TEST_PROJECT_ID });
-  sink = await startPushSink((message) => published.push(message));
-  emu.addPushSubscription({ topic: ORDER_INTENTS_TOPIC, name: 'cli-test', endpoint: sink.url });
+  // Everything order-intents receives from now on, in this file's project.
+  intents = await recordTopic(TEST_PROJECT_ID, ORDER_INTENTS_TOPIC);
   dir = await mkdtemp(join(tmpdir(), 'haltgate-cli-'));
 });
 afterAll(async () => {
-  await emu?.stop();
-  await sink?.close();
+  await intents?.close();
   await b?.stop();
 });
 beforeEach(async () => {
   await b.reset();
-  published.length = 0;
+  await intents.pullAll();
+  intents.messages.length = 0;
 });
 
 const P = ['--project', TEST_PROJECT_ID];
@@ -118,7 +118,7 @@ describe('haltgate CLI against the local stack', () => {
     expect((await b.db.doc('ops/killSwitch').get()).data()).toMatchObject({ halted: false, forced: true });
   });
 
-  it('reset-breaker resets a latched breaker (audited); refuses an untripped one with exit 3', async () => {
+  it('reset-breaker resets a latched breaker (audited)', async () => {
     await b.db.doc('strategies/s1').set({
       breakers: { dailyLoss: { tripped: true, breaker: 'dailyLoss', detail: 'loss 600 >= 500', value: -600, threshold: 500, trippedAt: Date.now(), intentId: 'i1' } },
     });
@@ -128,9 +128,27 @@ describe('haltgate CLI against the local stack', () => {
     expect((await b.db.doc('strategies/s1').get()).get('breakers')).toEqual({});
     const audit = await b.db.collection('strategies/s1/audit').get();
     expect(audit.docs[0]!.data()).toMatchObject({ who: 'dave', why: 'new day' });
-    const again = await haltgate(['reset-breaker', 's1', 'dailyLoss', '--reason', 'again', ...P]);
-    expect(again.code).toBe(3);
-    expect(again.stderr).toMatch(/not latched/);
+  });
+
+  it('reset-breaker refuses an untripped one with exit 3, and leaves no lock behind', async () => {
+    // In a project of its own: a lock left on strategies/s1 would also block clearing the
+    // file's project for the tests after this one.
+    const project = uniqueProjectId();
+    const { app, db } = adminFirestore(project, b.emulatorHost);
+    try {
+      await db.doc('strategies/s1').set({ breakers: {} });
+      const again = await haltgate(['reset-breaker', 's1', 'dailyLoss', '--reason', 'again', '--project', project]);
+      expect(again.code).toBe(3);
+      expect(again.stderr).toMatch(/not latched/);
+      expect(await db.doc('strategies/s1').get().then((d) => d.data())).toEqual({ breakers: {} });
+      // The refusal ended its transaction: the strategy document takes a write at once (a
+      // transaction the process abandons holds its locks until the server expires it, about a
+      // minute on the emulator; in production writers — fill sync, trips — wait for it).
+      const write = db.doc('strategies/s1').set({ note: 'after the refusal' }, { merge: true });
+      expect(await settlesWithin(write, 5_000), 'strategies/s1 is still locked 5 s after the refused reset-breaker exited').toBe(true);
+    } finally {
+      await Promise.race([deleteApp(app), new Promise((r) => setTimeout(r, 1_000))]);
+    }
   });
 
   it('publish-intent validates, then publishes to order-intents; an invalid file is exit 4 and publishes nothing', async () => {
@@ -140,8 +158,9 @@ describe('haltgate CLI against the local stack', () => {
     const r = await haltgate(['publish-intent', good, '--json', ...P]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, intentId: intent.intentId });
-    await emu.drain(5000);
-    expect(published).toEqual([intent]);
+    // The CLI exited after the emulator acknowledged the publish: it is in the subscription.
+    expect((await intents.pullAll()).map((m) => m.json)).toEqual([intent]);
+    expect(intents.messages[0]!.attributes).toMatchObject({ intentId: intent.intentId });
 
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ ...intent, intentId: 'x'.repeat(65), qty: -1 }));
@@ -149,8 +168,7 @@ describe('haltgate CLI against the local stack', () => {
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/qty/);
     expect((await haltgate(['publish-intent', join(dir, 'missing.json'), ...P])).code).toBe(4);
-    await emu.drain(2000);
-    expect(published).toHaveLength(1);
+    expect(await intents.pullAll()).toHaveLength(1);
   });
 
   it('an unreachable Firestore is exit 1 with a message, not a stack trace', async () => {
@@ -160,3 +178,17 @@ describe('haltgate CLI against the local stack', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 });
+
+/** Whether `p` settles (either way) within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}

@@ -1,6 +1,6 @@
 /**
  * The pipeline as a plain function, with a pinned clock and its own shutdown gate, against the
- * embedded Firestore and the real Alpaca adapter over HTTP to the simulator.
+ * official Firestore emulator and the real Alpaca adapter over HTTP to the simulator.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAlpacaBroker } from '../../../functions/src/broker/alpaca.js';

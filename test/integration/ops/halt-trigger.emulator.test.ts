@@ -1,12 +1,12 @@
 /**
- * onKillSwitchWrite's handler against the embedded Firestore, the Alpaca simulator (cancel-all
- * over HTTP) and the Pub/Sub emulator (real @google-cloud/pubsub client publishing ops-events,
- * pushed to a local endpoint so the test sees exactly what runners would get).
+ * onKillSwitchWrite's handler against the official Firestore emulator, the Alpaca simulator
+ * (cancel-all over HTTP) and the official Pub/Sub emulator (the real @google-cloud/pubsub
+ * client publishing ops-events; a pull subscription of the test's own on the topic shows
+ * exactly what runners would get, and that nothing else came).
  */
-import { PubSub } from '@google-cloud/pubsub';
+import type { PubSub } from '@google-cloud/pubsub';
 import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
 import { createAlpacaBroker } from '../../../functions/src/broker/alpaca.js';
 import type { Broker, CancelAllOutcome } from '../../../functions/src/broker/broker.js';
 import { systemClock } from '../../../functions/src/domain/clock.js';
@@ -16,33 +16,34 @@ import { handleKillSwitchWrite, transitionOf, type HaltTriggerDeps, type KillSwi
 import { opsEventSchema, pubsubOpsEventPublisher, type OpsEvent } from '../../../functions/src/ops/ops-events.js';
 import { OPS_EVENTS_TOPIC } from '../../../functions/src/topics.js';
 import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
-import { startPushSink } from '../../support/push-sink.js';
+import { emulatorPubSub, recordTopic, type TopicRecorder } from '../../support/pubsub.js';
 
 let b: TestBackends;
-let emu: PubSubEmulator;
 let pubsub: PubSub;
 let broker: Broker;
-let sink: Awaited<ReturnType<typeof startPushSink>> | undefined;
-const received: OpsEvent[] = [];
+let opsEvents: TopicRecorder;
+
+/** Every ops event the topic received since the test began, each validated as runners parse it. */
+async function received(): Promise<OpsEvent[]> {
+  return (await opsEvents.pullAll()).map((m) => opsEventSchema.parse(m.json));
+}
 
 beforeAll(async () => {
   process.env.METADATA_SERVER_DETECTION = 'none';
   b = await startTestBackends();
-  emu = await startPubSubEmulator({ projectId: TEST_PROJECT_ID });
-  sink = await startPushSink((message) => received.push(opsEventSchema.parse(message)));
-  emu.addPushSubscription({ topic: OPS_EVENTS_TOPIC, name: 'runner-ops', endpoint: sink.url });
-  pubsub = new PubSub({ projectId: TEST_PROJECT_ID, apiEndpoint: emu.emulatorHost, emulatorMode: true });
+  pubsub = emulatorPubSub(TEST_PROJECT_ID);
+  opsEvents = await recordTopic(TEST_PROJECT_ID, OPS_EVENTS_TOPIC, { pubsub });
   broker = createAlpacaBroker({ baseUrl: b.sim.url, keyId: b.sim.keyId, secretKey: b.sim.secretKey, name: 'alpaca-paper' });
 });
 afterAll(async () => {
+  await opsEvents?.close();
   await pubsub?.close();
-  await emu?.stop();
-  await sink?.close();
   await b?.stop();
 });
 beforeEach(async () => {
   await b.reset();
-  received.length = 0;
+  await opsEvents.pullAll();
+  opsEvents.messages.length = 0;
 });
 
 function deps(overrides: Partial<HaltTriggerDeps> = {}): HaltTriggerDeps & { cancelCalls: () => number } {
@@ -110,8 +111,10 @@ describe('onKillSwitchWrite', () => {
     expect(cancelRequests()).toHaveLength(1);
     expect(b.sim.orders().every((o) => o.status === 'canceled')).toBe(true);
 
-    await emu.drain(5000);
-    expect(received).toEqual([expect.objectContaining({ type: 'halt', halted: true, reason: 'runaway strategy', updatedBy: 'op-bob', changeId: c.eventId })]);
+    // The handler returned after the publish was acknowledged: the message is in the subscription.
+    expect(await received()).toEqual([expect.objectContaining({ type: 'halt', halted: true, reason: 'runaway strategy', updatedBy: 'op-bob', changeId: c.eventId })]);
+    // The audit names the message the topic actually received.
+    expect(opsEvents.messages.map((m) => m.id)).toEqual([audit.publish.messageId]);
   });
 
   it('re-delivery of the same change (twice in a row, and twice at once) cancels once, audits once, publishes once', async () => {
@@ -126,8 +129,7 @@ describe('onKillSwitchWrite', () => {
     expect(cancelRequests()).toHaveLength(2);
     const audit = await b.db.collection('ops/killSwitch/audit').get();
     expect(audit.docs.map((x) => x.id).sort()).toEqual([c.eventId, c2.eventId].sort());
-    await emu.drain(5000);
-    expect(received.map((e) => e.changeId).sort()).toEqual([c.eventId, c2.eventId].sort());
+    expect((await received()).map((e) => e.changeId).sort()).toEqual([c.eventId, c2.eventId].sort());
   });
 
   it('a change made by hand in the console (no updatedBy) is audited too; not a halt → no cancel', async () => {
@@ -139,6 +141,9 @@ describe('onKillSwitchWrite', () => {
     expect(audit.after).toMatchObject({ note: 'typed in the console' });
     expect(audit.cancelAll.state).toBe('skipped');
     expect(d.cancelCalls()).toBe(0);
+    // Not a transition: runners hear nothing.
+    expect(audit.publish.state).toBe('skipped');
+    expect(await received()).toEqual([]);
   });
 
   it('a resume publishes a resume event and cancels nothing', async () => {
@@ -146,8 +151,7 @@ describe('onKillSwitchWrite', () => {
     const out = await handleKillSwitchWrite(d, change(halted, active));
     expect(out).toEqual({ transition: 'resume', cancelAll: 'skipped', publish: 'done' });
     expect(d.cancelCalls()).toBe(0);
-    await emu.drain(5000);
-    expect(received.map((e) => e.type)).toEqual(['resume']);
+    expect((await received()).map((e) => e.type)).toEqual(['resume']);
   });
 
   it('HALT_CANCEL_OPEN_ORDERS=false: audited and published, no cancel', async () => {

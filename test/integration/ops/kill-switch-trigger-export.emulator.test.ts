@@ -1,27 +1,28 @@
 /**
  * The exported `onKillSwitchWrite`, invoked with the whole Firestore CloudEvent (JSON data,
- * as Eventarc can deliver it), wired to the embedded Firestore, the Alpaca simulator
- * (EXECUTION_MODE=paper) and the Pub/Sub emulator through PUBSUB_EMULATOR_HOST.
+ * as Eventarc can deliver it), wired to the official Firestore emulator, the Alpaca simulator
+ * (EXECUTION_MODE=paper) and the official Pub/Sub emulator through PUBSUB_EMULATOR_HOST; a
+ * pull subscription of the test's own shows what ops-events received.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
 import { onKillSwitchWrite } from '../../../functions/src/index.js';
 import { OPS_EVENTS_TOPIC } from '../../../functions/src/topics.js';
 import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
+import { EMULATORS } from '../../support/emulators.js';
+import { recordTopic, type TopicRecorder } from '../../support/pubsub.js';
 
 let b: TestBackends;
-let emu: PubSubEmulator;
+let opsEvents: TopicRecorder;
 
 beforeAll(async () => {
   b = await startTestBackends();
-  emu = await startPubSubEmulator({ projectId: TEST_PROJECT_ID });
-  emu.createTopic(OPS_EVENTS_TOPIC);
-  b.env.PUBSUB_EMULATOR_HOST = emu.emulatorHost;
+  opsEvents = await recordTopic(TEST_PROJECT_ID, OPS_EVENTS_TOPIC);
+  b.env.PUBSUB_EMULATOR_HOST = EMULATORS.pubsub;
   b.env.METADATA_SERVER_DETECTION = 'none';
   b.resetEnv();
 });
 afterAll(async () => {
-  await emu?.stop();
+  await opsEvents?.close();
   await b?.stop();
 });
 beforeEach(async () => {
@@ -63,6 +64,9 @@ describe('exported onKillSwitchWrite', () => {
     const audit = (await b.db.doc('ops/killSwitch/audit/evt-export-1').get()).data()!;
     expect(audit).toMatchObject({ who: 'b', reason: 'console halt', transition: 'halt', cancelAll: { state: 'done' }, publish: { state: 'done' } });
     expect(b.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === '/v2/orders')).toHaveLength(1);
-    expect(emu.stats().published).toBe(1);
+    // Published once (the second delivery is a duplicate), and it is the message the audit names.
+    const messages = await opsEvents.pullAll();
+    expect(messages.map((m) => m.json)).toEqual([expect.objectContaining({ type: 'halt', halted: true, changeId: 'evt-export-1' })]);
+    expect(messages[0]!.id).toBe(audit.publish.messageId);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The ops API over HTTP (node:http + handleOpsRequest) against the embedded Firestore, with
+ * The ops API over HTTP (node:http + handleOpsRequest) against the official Firestore emulator, with
  * tokens from a local issuer the test controls (test/support/id-tokens.ts).
  * Every endpoint × {no token, wrong role, right role, bad body}.
  */

@@ -1,5 +1,5 @@
 /**
- * The reconciler as a plain function, with a pinned clock, against the embedded Firestore and
+ * The reconciler as a plain function, with a pinned clock, against the official Firestore emulator and
  * the real Alpaca adapter over HTTP to the simulator. Records are made the way crashes leave
  * them: by the pipeline itself (broker faults) or written as a dead owner left them.
  */

@@ -1,67 +1,53 @@
 // The local stack's demo strategy on the runner kit: in process (what it publishes, how it
-// stops on a halt) and as the script the stack starts (SIGTERM → exit 0).
+// stops on a halt) and as the script the stack starts (SIGTERM → exit 0), against the official
+// Firestore and Pub/Sub emulators in a project of this file's own. What the topic received is
+// read from a pull subscription of the test's own.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PubSub } from '@google-cloud/pubsub';
-import type { Message } from '@google-cloud/pubsub';
-import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
-import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import type { PubSub } from '@google-cloud/pubsub';
+import { deleteApp, type App } from 'firebase-admin/app';
+import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runDemoStrategy } from '../../../dev/demo-strategy.js';
-import { startEmbeddedFirestore, type EmbeddedFirestore } from '../../../dev/firestore/embedded-firestore.js';
-import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
 import { mulberry32 } from '../../../dev/seeded-random.js';
 import { validateIntent } from '../../../functions/src/domain/intent.js';
 import { ORDER_INTENTS_TOPIC } from '../../../functions/src/topics.js';
+import { adminFirestore } from '../../support/backends.js';
+import { clearFirestore, EMULATORS, uniqueProjectId } from '../../support/emulators.js';
+import { emulatorPubSub, ensureTopic, recordTopic, type TopicRecorder } from '../../support/pubsub.js';
 
 process.env['METADATA_SERVER_DETECTION'] = 'none';
 
-const PROJECT = 'demo-haltgate-runner-demo';
+const PROJECT = uniqueProjectId();
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../../../dev/demo-strategy.ts', import.meta.url));
 
-let firestore: EmbeddedFirestore;
-let emu: PubSubEmulator;
 let app: App;
 let db: Firestore;
 let pubsub: PubSub;
-let previousHost: string | undefined;
-let subCounter = 0;
+const recorders: TopicRecorder[] = [];
 
 beforeAll(async () => {
-  firestore = await startEmbeddedFirestore({ projectId: PROJECT });
-  emu = await startPubSubEmulator({ projectId: PROJECT });
-  previousHost = process.env['FIRESTORE_EMULATOR_HOST'];
-  process.env['FIRESTORE_EMULATOR_HOST'] = firestore.host;
-  app = initializeApp({ projectId: PROJECT }, `runner-demo-test-${process.pid}`);
-  db = getFirestore(app);
-  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emu.emulatorHost, emulatorMode: true });
-  emu.createTopic(ORDER_INTENTS_TOPIC);
+  ({ app, db } = adminFirestore(PROJECT));
+  pubsub = emulatorPubSub(PROJECT);
+  await ensureTopic(pubsub, ORDER_INTENTS_TOPIC);
 });
 
 afterAll(async () => {
+  for (const r of recorders.splice(0)) await r.close();
   await pubsub.close();
   await deleteApp(app);
-  await emu.stop();
-  await firestore.stop();
-  if (previousHost === undefined) delete process.env['FIRESTORE_EMULATOR_HOST'];
-  else process.env['FIRESTORE_EMULATOR_HOST'] = previousHost;
 });
 
 beforeEach(async () => {
-  await firestore.reset();
+  await clearFirestore(PROJECT);
 });
 
-/** A pull subscription collecting (and acking) everything published from now on. */
-async function collect(): Promise<{ messages: Message[]; close(): Promise<void> }> {
-  subCounter += 1;
-  const [sub] = await pubsub.topic(ORDER_INTENTS_TOPIC).createSubscription(`demo-collect-${subCounter}`);
-  const messages: Message[] = [];
-  sub.on('message', (m: Message) => {
-    messages.push(m);
-    m.ack();
-  });
-  return { messages, close: () => sub.close() };
+/** A pull subscription of the test's own: everything order-intents receives from now on. */
+async function collect(): Promise<TopicRecorder> {
+  const rec = await recordTopic(PROJECT, ORDER_INTENTS_TOPIC, { pubsub });
+  recorders.push(rec);
+  return rec;
 }
 
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -86,16 +72,18 @@ describe('demo strategy', () => {
       heartbeatIntervalMs: 100,
       log: (l) => lines.push(l),
     });
-    await until(() => sink.messages.length >= 30);
+    await sink.waitFor(30);
     await db.doc('ops/killSwitch').set({ halted: true, reason: 'end of demo' });
     const result = await run;
-    await sink.close();
 
     expect(result).toMatchObject({ runnerId: 'demo-in-process', stopReason: 'halted', failed: 0 });
     expect(result.stopDetail).toContain('end of demo');
     expect(result.published).toBe(result.iterations);
-    const intents = sink.messages.map((m) => {
-      const parsed = validateIntent(JSON.parse(m.data.toString('utf8')));
+    // The topic received exactly what the demo says it published.
+    const messages = await sink.pullAll();
+    expect(messages).toHaveLength(result.published);
+    const intents = messages.map((m) => {
+      const parsed = validateIntent(m.json);
       if (!parsed.ok) throw new Error(`invalid intent published: ${JSON.stringify(parsed.issues)}`);
       return parsed.intent;
     });
@@ -117,22 +105,25 @@ describe('demo strategy', () => {
 
   it('its caller can stop it with an AbortSignal', async () => {
     await db.doc('ops/killSwitch').set({ halted: false });
+    const sink = await collect();
     const controller = new AbortController();
     const run = runDemoStrategy({ db, pubsub, intervalMs: 50, runnerId: 'demo-caller', log: () => {}, signal: controller.signal });
-    await until(() => emu.stats().published > 0);
+    await sink.waitFor(1);
     controller.abort();
     const result = await run;
     expect(result.stopReason).toBe('stopped');
+    expect(await sink.pullAll()).toHaveLength(result.published);
   });
 
   it('as a script: runs against the emulators and exits 0 on SIGTERM', async () => {
     await db.doc('ops/killSwitch').set({ halted: false });
+    const sink = await collect();
     const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
-        FIRESTORE_EMULATOR_HOST: firestore.host,
-        PUBSUB_EMULATOR_HOST: emu.emulatorHost,
+        FIRESTORE_EMULATOR_HOST: EMULATORS.firestore,
+        PUBSUB_EMULATOR_HOST: EMULATORS.pubsub,
         GCLOUD_PROJECT: PROJECT,
         DEMO_INTERVAL_MS: '100',
         DEMO_RUNNER_ID: 'demo-script',
@@ -155,6 +146,9 @@ describe('demo strategy', () => {
     child.kill('SIGTERM');
     expect(await exited, `stdout:\n${out}\nstderr:\n${err}`).toEqual({ code: 0, signal: null });
     expect(out).toMatch(/stopped \(signal:SIGTERM\)/);
+    // Every intent it said it published reached the topic of its project, and nothing else.
+    const said = [...out.matchAll(/^published (\S+) /gm)].map((m) => m[1]);
+    expect((await sink.pullAll()).map((m) => (m.json as { intentId: string }).intentId).sort()).toEqual(said.sort());
     expect((await db.doc('runners/demo-script').get()).data()).toMatchObject({
       state: 'stopped',
       stopReason: 'signal:SIGTERM',

@@ -1,36 +1,29 @@
-// heartbeat() against the embedded Firestore with the real firebase-admin client.
+// heartbeat() against the official Firestore emulator (a project of this file's own) with the
+// real firebase-admin client.
 import { hostname } from 'node:os';
-import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
-import { Timestamp, getFirestore, type Firestore } from 'firebase-admin/firestore';
+import { deleteApp, type App } from 'firebase-admin/app';
+import { Timestamp, type Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmbeddedFirestore, type EmbeddedFirestore } from '../../../dev/firestore/embedded-firestore.js';
 import { fixedClock } from '../../../functions/src/domain/clock.js';
 import { createStopSignal, heartbeat, isRunnerStale } from '../../../runner/src/index.js';
+import { adminFirestore } from '../../support/backends.js';
+import { clearFirestore, uniqueProjectId } from '../../support/emulators.js';
 
-const PROJECT = 'demo-haltgate-runner-heartbeat';
+const PROJECT = uniqueProjectId();
 
-let firestore: EmbeddedFirestore;
 let app: App;
 let db: Firestore;
-let previousHost: string | undefined;
 
-beforeAll(async () => {
-  firestore = await startEmbeddedFirestore({ projectId: PROJECT });
-  previousHost = process.env['FIRESTORE_EMULATOR_HOST'];
-  process.env['FIRESTORE_EMULATOR_HOST'] = firestore.host;
-  app = initializeApp({ projectId: PROJECT }, `runner-heartbeat-test-${process.pid}`);
-  db = getFirestore(app);
+beforeAll(() => {
+  ({ app, db } = adminFirestore(PROJECT));
 });
 
 afterAll(async () => {
   await deleteApp(app);
-  await firestore.stop();
-  if (previousHost === undefined) delete process.env['FIRESTORE_EMULATOR_HOST'];
-  else process.env['FIRESTORE_EMULATOR_HOST'] = previousHost;
 });
 
 beforeEach(async () => {
-  await firestore.reset();
+  await clearFirestore(PROJECT);
 });
 
 async function waitForDoc(path: string, cond: (d: Record<string, unknown>) => boolean, timeoutMs = 5_000) {
@@ -79,14 +72,18 @@ describe('heartbeat', () => {
     expect(stopping).toMatchObject({ state: 'stopping', stopReason: 'stopped', stopDetail: 'test over' });
 
     await hb.stop();
-    const stopped = (await db.doc('runners/hb-1').get()).data();
+    const stoppedSnap = await db.doc('runners/hb-1').get();
+    const stopped = stoppedSnap.data();
     expect(stopped).toMatchObject({ state: 'stopped', stopReason: 'stopped', stopDetail: 'test over' });
     expect(stopped?.['stoppedAt']).toBeInstanceOf(Timestamp);
 
-    // Nothing writes after stopped.
+    // Nothing writes after stopped: four beat intervals later the server's update time of the
+    // document is still that of the stop.
     const beats = stopped?.['beats'];
     await new Promise((r) => setTimeout(r, 200));
-    expect((await db.doc('runners/hb-1').get()).data()).toMatchObject({ state: 'stopped', beats });
+    const afterSnap = await db.doc('runners/hb-1').get();
+    expect(afterSnap.data()).toMatchObject({ state: 'stopped', beats });
+    expect(afterSnap.updateTime!.isEqual(stoppedSnap.updateTime!)).toBe(true);
     expect(errors).toEqual([]);
   });
 

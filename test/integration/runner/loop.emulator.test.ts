@@ -1,14 +1,15 @@
 // A real child process running a strategy loop on the runner kit (fixtures/loop.ts) against
-// the embedded Firestore: SIGTERM and the kill switch must stop it within one iteration,
-// with exit code 0 and no iteration started after the stop.
+// the official Firestore emulator (a project of this file's own): SIGTERM and the kill switch
+// must stop it within one iteration, with exit code 0 and no iteration started after the stop.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
-import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import { deleteApp, type App } from 'firebase-admin/app';
+import type { Firestore } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmbeddedFirestore, type EmbeddedFirestore } from '../../../dev/firestore/embedded-firestore.js';
+import { adminFirestore } from '../../support/backends.js';
+import { clearFirestore, EMULATORS, uniqueProjectId } from '../../support/emulators.js';
 
-const PROJECT = 'demo-haltgate-runner-loop';
+const PROJECT = uniqueProjectId();
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/loop.ts', import.meta.url));
 const WORK_MS = 500;
@@ -16,29 +17,20 @@ const INTERVAL_MS = 1_000;
 /** One iteration: its work plus the wait before the next one. */
 const ITERATION_MS = WORK_MS + INTERVAL_MS;
 
-let firestore: EmbeddedFirestore;
 let app: App;
 let db: Firestore;
-let previousHost: string | undefined;
 let runnerCounter = 0;
 
-beforeAll(async () => {
-  firestore = await startEmbeddedFirestore({ projectId: PROJECT });
-  previousHost = process.env['FIRESTORE_EMULATOR_HOST'];
-  process.env['FIRESTORE_EMULATOR_HOST'] = firestore.host;
-  app = initializeApp({ projectId: PROJECT }, `runner-loop-test-${process.pid}`);
-  db = getFirestore(app);
+beforeAll(() => {
+  ({ app, db } = adminFirestore(PROJECT));
 });
 
 afterAll(async () => {
   await deleteApp(app);
-  await firestore.stop();
-  if (previousHost === undefined) delete process.env['FIRESTORE_EMULATOR_HOST'];
-  else process.env['FIRESTORE_EMULATOR_HOST'] = previousHost;
 });
 
 beforeEach(async () => {
-  await firestore.reset();
+  await clearFirestore(PROJECT);
 });
 
 interface LoopChild {
@@ -58,7 +50,7 @@ function startLoop(): LoopChild {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      FIRESTORE_EMULATOR_HOST: firestore.host,
+      FIRESTORE_EMULATOR_HOST: EMULATORS.firestore,
       GCLOUD_PROJECT: PROJECT,
       METADATA_SERVER_DETECTION: 'none',
       RUNNER_ID: runnerId,

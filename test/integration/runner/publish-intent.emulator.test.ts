@@ -1,54 +1,40 @@
-// publishIntent against the embedded Pub/Sub emulator with the real @google-cloud/pubsub
-// client: invalid intents never reach the topic; a valid one arrives exactly as published.
-import { PubSub } from '@google-cloud/pubsub';
-import type { Message, Subscription, Topic } from '@google-cloud/pubsub';
+// publishIntent against the official Pub/Sub emulator (a project of this file's own) with the
+// real @google-cloud/pubsub client: invalid intents never reach the topic; a valid one arrives
+// exactly as published. A pull subscription of the test's own on the topic, created before
+// each test publishes, shows everything the topic received.
+import type { PubSub, Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPubSubEmulator, type PubSubEmulator } from '../../../dev/pubsub/emulator.js';
 import type { OrderIntent } from '../../../functions/src/domain/intent.js';
 import { IntentRefusedError, ORDER_INTENTS_TOPIC, publishIntent } from '../../../runner/src/index.js';
+import { uniqueProjectId } from '../../support/emulators.js';
 import { makeIntent } from '../../support/intents.js';
+import { emulatorPubSub, ensureTopic, recordTopic, type TopicRecorder } from '../../support/pubsub.js';
 
 // The client otherwise probes the GCE metadata server (off loopback) for a universe domain.
 process.env['METADATA_SERVER_DETECTION'] = 'none';
 
-const PROJECT = 'demo-haltgate';
+const PROJECT = uniqueProjectId();
 
-let emu: PubSubEmulator;
 let pubsub: PubSub;
 let topic: Topic;
-let subscription: Subscription;
-let subCounter = 0;
+let received: TopicRecorder;
+const recorders: TopicRecorder[] = [];
 
 beforeAll(async () => {
-  emu = await startPubSubEmulator({ projectId: PROJECT, pullWaitMs: 100 });
-  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emu.emulatorHost, emulatorMode: true });
-  emu.createTopic(ORDER_INTENTS_TOPIC);
+  pubsub = emulatorPubSub(PROJECT);
+  await ensureTopic(pubsub, ORDER_INTENTS_TOPIC);
   topic = pubsub.topic(ORDER_INTENTS_TOPIC);
 });
 
 afterAll(async () => {
+  for (const r of recorders.splice(0)) await r.close();
   await pubsub.close();
-  await emu.stop();
 });
 
 beforeEach(async () => {
-  subCounter += 1;
-  [subscription] = await topic.createSubscription(`intents-pull-${subCounter}`);
+  received = await recordTopic(PROJECT, ORDER_INTENTS_TOPIC, { pubsub });
+  recorders.push(received);
 });
-
-/** Everything the test's pull subscription delivers (StreamingPull) within `ms`, acked. */
-async function receiveFor(ms: number): Promise<Message[]> {
-  const received: Message[] = [];
-  const onMessage = (m: Message): void => {
-    received.push(m);
-    m.ack();
-  };
-  subscription.on('message', onMessage);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  subscription.removeListener('message', onMessage);
-  await subscription.close();
-  return received;
-}
 
 const INVALID: Array<[string, Record<string, unknown>, string]> = [
   ['a missing field', { symbol: undefined }, 'symbol'],
@@ -77,8 +63,8 @@ describe('publishIntent', () => {
     // Same through the topic-name form.
     await expect(publishIntent(intent, { topic: ORDER_INTENTS_TOPIC, pubsub })).rejects.toBeInstanceOf(IntentRefusedError);
 
-    expect(emu.stats().published).toBe(0);
-    expect(await receiveFor(300)).toHaveLength(0);
+    // Both calls have settled: anything they had published would be in the subscription.
+    expect(await received.pullAll()).toHaveLength(0);
   });
 
   it('publishes a valid intent: the subscription receives exactly it, with the returned message id', async () => {
@@ -94,12 +80,11 @@ describe('publishIntent', () => {
     const messageId = await publishIntent(intent, { topic: ORDER_INTENTS_TOPIC, pubsub });
     expect(messageId).toMatch(/\S/);
 
-    const received = await receiveFor(500);
-    expect(received).toHaveLength(1);
-    const [message] = received;
+    const messages = await received.pullAll();
+    expect(messages).toHaveLength(1);
+    const [message] = messages;
     expect(message?.id).toBe(messageId);
-    expect(JSON.parse(message?.data.toString('utf8') ?? 'null')).toEqual(intent);
+    expect(JSON.parse(message?.text ?? 'null')).toEqual(intent);
     expect(message?.attributes).toEqual({ intentId: intent.intentId, strategyId: intent.strategyId });
-    expect(emu.stats().published).toBe(1);
   });
 });

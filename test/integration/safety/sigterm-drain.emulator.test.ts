@@ -1,7 +1,8 @@
 /**
  * G3 with the real thing: the compiled functions served by a real functions-framework process,
- * a real `kill -TERM` while broker calls are in flight, the embedded Firestore and the Alpaca
- * simulator (slowed down) in this process. In-flight calls finish and are recorded; deliveries
+ * a real `kill -TERM` while broker calls are in flight, the official Firestore emulator
+ * (through the gRPC interposer, which can hold a commit on its way) and the Alpaca simulator
+ * (slowed down) in this process. In-flight calls finish and are recorded; deliveries
  * that arrive after the signal are refused without a trace and succeed when redelivered.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -94,26 +95,36 @@ describe('SIGTERM drain under the functions framework', () => {
   });
 
   it('a delivery whose claim is still committing at SIGTERM is released, not left submitting', async () => {
-    // The claim transaction's commit takes 1.5 s (contention, a slow Firestore).
-    b.firestore.faults.setLatency('Commit', 1500);
+    // The claim transaction's commit takes 1.5 s on its way to the server (contention, a slow
+    // Firestore): held at the interposer, between the function and the emulator.
+    b.interposer.faults.set('Commit', { latencyMs: 1500, times: 1 });
+    b.interposer.commits.clear();
     const fn = await startFramework({ SHUTDOWN_DRAIN_TIMEOUT_MS: '8000' });
     const intent = makeIntent();
     const event = pubsubCloudEvent(intent);
     const answer = post(fn.url, event);
-    // The claim's commit is on its way (it arrives in a few ms and is held for 1.5 s).
-    await sleep(400);
+    // The claim's commit has left the function and is held: nothing is committed yet.
+    await waitUntil(async () => b.interposer.faults.injected().Commit === 1);
     expect(await recordOf(intent.intentId)).toBeUndefined();
 
     process.kill(fn.pid, 'SIGTERM');
     const exit = await fn.exited;
-    b.firestore.faults.setLatency('Commit', 0);
     expect(exit, fn.output()).toMatchObject({ code: 0 });
     expect((await answer).ok).toBe(false);
-    // Whatever the server still had in hand has landed by now.
-    await sleep(1600);
+    // Nothing the function sent is still on its way to the server.
+    await b.interposer.stats.idle();
     // Nothing was sent, and the record says so: a redelivery may claim again at once.
     expect(b.sim.requestLog).toHaveLength(0);
-    expect(await recordOf(intent.intentId)).toMatchObject({ state: 'released', attempts: 1 });
+    const snap = await b.db.doc(`submissions/${intent.intentId}`).get();
+    expect(snap.data()).toMatchObject({ state: 'released', attempts: 1 });
+    // On the wire: the held claim was passed on while the process drained and committed, and
+    // a second commit released it; the record's last server write is that release.
+    const writes = b.interposer.commits.writing(`submissions/${intent.intentId}`);
+    expect(writes.map((w) => w.transactional)).toEqual([true, true]);
+    expect(writes[1]!.commitMicros).toBeGreaterThan(writes[0]!.commitMicros);
+    expect(micros(snap.updateTime!)).toBe(writes[1]!.commitMicros);
+    // The claim's server timestamp (request time, ms resolution) is no later than its commit.
+    expect(micros(snap.get('claimCommittedAt'))).toBeLessThanOrEqual(writes[0]!.commitMicros);
 
     const next = await startFramework({});
     expect(await post(next.url, event)).toMatchObject({ ok: true });
@@ -179,4 +190,9 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Pro
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
     await sleep(20);
   }
+}
+
+/** A Firestore Timestamp in microseconds (the server's commit-time resolution). */
+function micros(t: { seconds: number; nanoseconds: number }): number {
+  return t.seconds * 1_000_000 + Math.floor(t.nanoseconds / 1000);
 }
