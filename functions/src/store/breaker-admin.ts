@@ -71,14 +71,18 @@ export async function resetBreaker(
   }
   const ref = db.collection(STRATEGIES).doc(strategyId);
   const auditRef = ref.collection(STRATEGY_AUDIT).doc();
-  let result: ResetBreakerResult;
+  let result: ResetBreakerResult | ResetBreakerError;
   try {
-    result = await db.runTransaction(async (tx) => {
+    // A refusal is returned from the callback, not thrown: a callback that throws makes the
+    // client send its Rollback without waiting for it, and a short-lived caller (the CLI)
+    // exits before it is sent, leaving the strategy document locked until the server expires
+    // the transaction. Returning commits an empty transaction, which releases the locks.
+    result = await db.runTransaction(async (tx): Promise<ResetBreakerResult | ResetBreakerError> => {
       const snap = await tx.get(ref);
       const stored: unknown = snap.data()?.breakers;
       const parsed = stored === undefined ? { ok: true as const, state: {} } : parseBreakerState(stored);
       if (!parsed.ok) {
-        throw new ResetBreakerError(
+        return new ResetBreakerError(
           ResetBreakerFailure.state_malformed,
           `strategies/${strategyId}.breakers is malformed (${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); repair it in the console`,
           context,
@@ -86,7 +90,7 @@ export async function resetBreaker(
       }
       const before = parsed.state[name];
       if (before === undefined) {
-        throw new ResetBreakerError(ResetBreakerFailure.not_latched, `breaker ${name} of strategy ${strategyId} is not latched`, context);
+        return new ResetBreakerError(ResetBreakerFailure.not_latched, `breaker ${name} of strategy ${strategyId} is not latched`, context);
       }
       let statsBefore: StrategyStats | null = null;
       let statsAfter: StrategyStats | null = null;
@@ -94,7 +98,7 @@ export async function resetBreaker(
       if ((name === 'consecutiveLosses' || name === 'brokerErrors') && storedStats !== undefined) {
         const stats = parseStrategyStats(storedStats);
         if (!stats.ok) {
-          throw new ResetBreakerError(
+          return new ResetBreakerError(
             ResetBreakerFailure.state_malformed,
             `strategies/${strategyId}.stats is malformed (${stats.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); repair it in the console`,
             context,
@@ -119,8 +123,8 @@ export async function resetBreaker(
       return { strategyId, breaker: name, before: { ...before }, auditId: auditRef.id, atMs };
     });
   } catch (err) {
-    if (err instanceof ResetBreakerError) throw err;
     throw new StoreUnavailableError('resetBreaker', err);
   }
+  if (result instanceof ResetBreakerError) throw result;
   return result;
 }

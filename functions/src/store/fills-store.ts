@@ -110,8 +110,11 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
       const positionRefs = new Map<string, DocumentReference>(
         symbols.map((s) => [s, strategyRef.collection(STRATEGY_POSITIONS).doc(docIdOf(s))]),
       );
+      let outcome: ApplyFillsResult | { malformed: string };
       try {
-        return await db.runTransaction(async (tx): Promise<ApplyFillsResult> => {
+        // Malformed stored state is returned from the callback before any write, not thrown:
+        // see breaker-admin.ts — a throw leaves the read locks to a Rollback nobody waits for.
+        outcome = await db.runTransaction(async (tx): Promise<ApplyFillsResult | { malformed: string }> => {
           // Every read first (transactions require it): the fills, the positions, the stats.
           const snaps = await tx.getAll(strategyRef, ...positionRefs.values(), ...fillRefs);
           const strategySnap = snaps[0];
@@ -123,7 +126,7 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
           if (storedStats !== undefined) {
             const parsed = parseStrategyStats(storedStats);
             // Never rebuild the loss counters from zero: that would un-trip the loss breakers.
-            if (!parsed.ok) throw new Error(`strategies/${strategyId}.stats is malformed: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+            if (!parsed.ok) return { malformed: `strategies/${strategyId}.stats is malformed: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}` };
             stats = parsed.stats;
           }
           const positions = new Map<string, PositionLots>();
@@ -134,7 +137,7 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
               continue;
             }
             const parsed = parsePosition(data);
-            if (!parsed.ok) throw new Error(`position ${symbol} of ${strategyId} is malformed: ${parsed.issues.map((x) => `${x.path}: ${x.message}`).join('; ')}`);
+            if (!parsed.ok) return { malformed: `position ${symbol} of ${strategyId} is malformed: ${parsed.issues.map((x) => `${x.path}: ${x.message}`).join('; ')}` };
             positions.set(symbol, parsed.position);
           }
 
@@ -203,6 +206,9 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
       } catch (err) {
         throw new StoreUnavailableError('applyFills', err);
       }
+      // As before the change: the sync stops on it (fills_sync_failed) until someone repairs it.
+      if ('malformed' in outcome) throw new StoreUnavailableError('applyFills', new Error(outcome.malformed));
+      return outcome;
     },
   };
 }
