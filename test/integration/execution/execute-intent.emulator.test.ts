@@ -115,8 +115,11 @@ describe('G1: at most one order per intent', () => {
 
 describe('G2: a halt serialises against claims', () => {
   // Proved from times the server assigns, so the argument holds on production Firestore too:
-  // every claim's commit time (claimCommittedAt, a server timestamp written by the claim
-  // transaction) against the halt write's commit time.
+  // each claim's commit time, as the server answered the function's Commit (seen at the
+  // interposer), against the halt write's commit time. Firestore orders transactions by commit
+  // time, and a claim reads the kill switch inside its transaction: a claim committed after
+  // the halt would have read `halted`. (claimCommittedAt, the claim's server timestamp, is the
+  // time the commit request arrived: at or before its commit time.)
   it('halting while 200 intents are in flight and more keep arriving: no claim commits after the halt', async () => {
     b.sim.faults.set({ latencyMs: { min: 5, max: 40 } });
     // 260 deliveries share this process with the simulator: a loaded machine must not turn
@@ -150,12 +153,21 @@ describe('G2: a halt serialises against claims', () => {
     expect(refused.length).toBeGreaterThan(0);
     for (const rec of claimed) {
       expect(rec.state).toBe('submitted');
-      expect(micros(rec.claimCommittedAt)).toBeLessThan(haltMicros);
+      // Two accepted commits wrote it: the claim, then the outcome.
+      const [claim, outcome, ...more] = b.interposer.commits.writing(`submissions/${rec.intentId}`);
+      expect(more).toEqual([]);
+      expect(claim!.transactional && outcome !== undefined).toBe(true);
+      expect(claim!.commitMicros).toBeLessThan(haltMicros);
+      expect(micros(rec.claimCommittedAt)).toBeLessThanOrEqual(claim!.commitMicros);
     }
-    // Everything not claimed before the halt was refused because of it.
+    // Everything not claimed before the halt was refused because of it, by a transaction that
+    // committed after the halt.
     for (const rec of refused) {
       expect(rec.reason).toBe('halted');
       expect(rec.claimCommittedAt).toBeNull();
+      const commits = b.interposer.commits.writing(`submissions/${rec.intentId}`);
+      expect(commits).toHaveLength(1);
+      expect(commits[0]!.commitMicros).toBeGreaterThan(haltMicros);
     }
     expect(claimed.length + refused.length).toBe(deliveries.length);
     // The broker holds an order only for intents whose claim committed before the halt.
