@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import { PubSub } from '@google-cloud/pubsub';
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
-import { loadRuntimeConfig } from '../config.js';
 import { systemClock } from '../domain/clock.js';
 import { parseIntentText } from '../domain/intent.js';
 import { isHaltgateError } from '../errors.js';
@@ -38,7 +37,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export const USAGE = `Usage: haltgate <command> [options]
 
 Commands:
-  status                                   kill switch, mode, breakers, submissions, reconciler, runners
+  status                                   kill switch, what the functions run with (their own reports),
+                                           breakers, submissions, reconciler, runners
   halt --reason <text>                     halt all trading (writes ops/killSwitch)
   resume --reason <text> [--force]         resume; refused while a precondition is unmet unless --force
   reset-breaker <strategy> <name> --reason <text>
@@ -48,8 +48,6 @@ Commands:
 Options:
   --project <id>     Google Cloud / Firebase project (default: GOOGLE_CLOUD_PROJECT or GCLOUD_PROJECT)
   --as <name>        who is acting, recorded with the change (default: cli:<user>@<host>)
-  --env-file <path>  read function params (EXECUTION_MODE, ...) for status/resume checks
-                     (default: functions/.env.<project> or functions/.env when present)
   --timeout <s>      give up after this many seconds (default 30): exit 1
   --json             machine-readable output on stdout
   -h, --help         this text
@@ -66,45 +64,6 @@ export interface CliIo {
 }
 
 class UsageError extends Error {}
-
-function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!m || line.trimStart().startsWith('#')) continue;
-    out[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
-  }
-  return out;
-}
-
-async function functionParams(io: CliIo, project: string, explicit: string | undefined): Promise<Record<string, string | undefined>> {
-  const candidates = explicit ? [explicit] : [`functions/.env.${project}`, 'functions/.env'];
-  for (const path of candidates) {
-    try {
-      const text = await readFile(path.startsWith('/') || !io.cwd ? path : `${io.cwd}/${path}`, 'utf8');
-      return withSecretPlaceholders({ ...parseEnvFile(text), ...pick(io.env) });
-    } catch (err) {
-      if (explicit) throw new UsageError(`cannot read --env-file ${explicit}: ${(err as Error).message}`);
-    }
-  }
-  return withSecretPlaceholders(pick(io.env));
-}
-
-/**
- * The broker keys live in Secret Manager and are never read by the CLI; placeholders let the
- * configuration check judge everything else (a paper/live mode would otherwise always look
- * invalid from here).
- */
-function withSecretPlaceholders(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  return { ...env, ALPACA_KEY_ID: '(secret manager)', ALPACA_SECRET_KEY: '(secret manager)' };
-}
-
-/** Only params, never secrets, go into the CLI's configuration view. */
-function pick(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) if (!k.startsWith('ALPACA_')) out[k] = v;
-  return out;
-}
 
 function renderStatus(s: OpsStatus): string {
   const lines: string[] = [];
@@ -146,7 +105,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         force: { type: 'boolean' },
         json: { type: 'boolean' },
         as: { type: 'string' },
-        'env-file': { type: 'string' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -177,17 +135,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     app ??= initializeApp({ projectId: project }, `haltgate-cli-${process.pid}-${Date.now()}`);
     return getFirestore(app);
   };
-  const status = async (): Promise<OpsStatus> => {
-    const env = await functionParams(io, project ?? '', values['env-file']);
-    return readOpsStatus({
+  // What the deployed functions run with comes from their own reports (functionInstances),
+  // never from a file or this shell's environment, which may say anything.
+  const status = async (): Promise<OpsStatus> =>
+    readOpsStatus({
       db: db(),
       nowMs: systemClock.now(),
-      config: loadRuntimeConfig(env),
-      haltedParam: env.EXECUTION_HALTED,
+      config: null,
+      haltedParam: undefined,
       // The CLI is not a function instance: nothing of its own shuts down or is in flight.
       instance: { instanceId: 'cli', shuttingDown: false, shutdownReason: null, inflight: 0 },
     });
-  };
 
   const timeoutS = values.timeout === undefined ? 30 : Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) return fail(ExitCode.usage, '--timeout must be a positive number of seconds');

@@ -15,7 +15,8 @@ import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { opsStatusSchema } from '../../../functions/src/ops/status.js';
 import { ORDER_INTENTS_TOPIC } from '../../../functions/src/topics.js';
-import { makeIntent } from '../../support/intents.js';
+import { executeIntent } from '../../../functions/src/index.js';
+import { makeIntent, pubsubCloudEvent } from '../../support/intents.js';
 import { adminFirestore, startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
 import { EMULATORS, uniqueProjectId } from '../../support/emulators.js';
 import { recordTopic, type TopicRecorder } from '../../support/pubsub.js';
@@ -41,7 +42,6 @@ function haltgate(args: string[], env: Record<string, string> = {}): Promise<{ c
           FIRESTORE_EMULATOR_HOST: b.emulatorHost,
           PUBSUB_EMULATOR_HOST: EMULATORS.pubsub,
           METADATA_SERVER_DETECTION: 'none',
-          EXECUTION_MODE: 'paper',
           ...env,
         },
         timeout: 30_000,
@@ -83,15 +83,25 @@ describe('haltgate CLI against the local stack', () => {
     expect(noReason.stderr).toContain('--reason');
   });
 
-  it('status (human and --json)', async () => {
-    const human = await haltgate(['status', ...P]);
+  it('status (human and --json) shows what executeIntent reported it runs with, not the shell or a file', async () => {
+    // The operator's shell says dry_run; nothing has reported yet: the mode is unknown.
+    const before = opsStatusSchema.parse(JSON.parse((await haltgate(['status', '--json', ...P], { EXECUTION_MODE: 'dry_run' })).stdout));
+    expect(before.execution).toMatchObject({ mode: null, configValid: null });
+
+    // An executeIntent instance (this process, paper mode) handles one intent and reports.
+    await (executeIntent as unknown as (e: unknown) => Promise<unknown>)(pubsubCloudEvent(makeIntent()));
+    const human = await haltgate(['status', ...P], { EXECUTION_MODE: 'dry_run' });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^ACTIVE/);
-    const json = await haltgate(['status', '--json', ...P]);
+    expect(human.stdout).toMatch(/^mode {4}paper$/m);
+    expect(human.stdout).toMatch(/from executeIntent instance /);
+    const json = await haltgate(['status', '--json', ...P], { EXECUTION_MODE: 'dry_run' });
     expect(json.code).toBe(0);
     const s = opsStatusSchema.parse(JSON.parse(json.stdout));
     expect(s.killSwitch.halted).toBe(false);
-    expect(s.execution.mode).toBe('paper');
+    expect(s.execution).toMatchObject({ mode: 'paper', configValid: true });
+    expect(s.functions.find((f) => f.function === 'executeIntent')?.config).toMatchObject({ alpacaSecretKey: '<omitted>' });
+    expect(json.stdout).not.toContain(b.sim.secretKey);
   });
 
   it('halt and resume write ops/killSwitch with who and why', async () => {
