@@ -11,7 +11,10 @@
  *   run at the commit point. A non-transactional write (`set`) is atomic too;
  * - strong consistency: a read or query after a commit sees it;
  * - documents are stored as the converters write them (Timestamps included) and read back
- *   through the same parsers; `set` replaces a document, `set(…, { merge: true })` merges maps.
+ *   through the same parsers; `set` replaces a document, `set(…, { merge: true })` merges maps;
+ * - a write with a document id or field name Firestore refuses (empty, `.`/`..`, reserved
+ *   `__…__`, over 1500 bytes) fails as the official emulator's INVALID_ARGUMENT does, and the
+ *   store turns that into StoreUnavailableError like the Firestore store.
  * Not modelled: latency, errors (UNAVAILABLE, DEADLINE_EXCEEDED), contention retries, server
  * timestamps (claimCommittedAt holds the clock's time; commit order is the `commits` log).
  *
@@ -27,6 +30,7 @@ import { decideClaim, type ClaimInput } from '../../functions/src/domain/claim-d
 import type { Clock } from '../../functions/src/domain/clock.js';
 import { decideKillSwitch } from '../../functions/src/domain/kill-switch.js';
 import { appendHistory, type SubmissionRecord } from '../../functions/src/domain/submission.js';
+import { StoreUnavailableError } from '../../functions/src/errors.js';
 import { timestampsToDates, ts } from '../../functions/src/store/firestore-values.js';
 import { INVALID_INTENTS, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../../functions/src/store/paths.js';
 import type { ReconcileCandidate, ReconcileStore } from '../../functions/src/store/reconcile-store.js';
@@ -88,6 +92,7 @@ export class MemoryFirestore {
   }
 
   set(path: string, data: DocumentData, entry: Omit<CommitEntry, 'seq' | 'path'> = { kind: 'write' }, merge = false): number {
+    checkWrite(path, data);
     const current = this.docs.get(path);
     // Writers hand over fresh objects (the converters build them) and nobody mutates a stored one.
     this.docs.set(path, merge && current !== undefined ? mergeMaps(current, data) : data);
@@ -101,6 +106,27 @@ export class MemoryFirestore {
     const prefix = `${collection}/`;
     return [...this.docs.entries()].filter(([p]) => p.startsWith(prefix) && !p.slice(prefix.length).includes('/')).map(([p, d]) => [p.slice(prefix.length), d]);
   }
+}
+
+const RESERVED = /^__.*__$/s;
+
+/** Firestore's rules for ids and field names, as the official emulator enforces them. */
+function checkWrite(path: string, data: DocumentData): void {
+  for (const id of path.split('/')) {
+    if (id === '' || id === '.' || id === '..' || RESERVED.test(id) || Buffer.byteLength(id, 'utf8') > 1500) {
+      throw new Error(`3 INVALID_ARGUMENT: Resource id ${JSON.stringify(id)} is invalid`);
+    }
+  }
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object' && !(v instanceof Timestamp) && !(v instanceof Date)) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === '' || RESERVED.test(k)) throw new Error(`3 INVALID_ARGUMENT: field name ${JSON.stringify(k)} is reserved or empty`);
+        walk(x);
+      }
+    }
+  };
+  walk(data);
 }
 
 export function counter(): () => number {
@@ -208,18 +234,22 @@ export function createMemorySubmissionStore(db: MemoryFirestore, opts: { clock: 
       const path = `${INVALID_INTENTS}/${entry.eventId}`;
       await point({ op: 'recordInvalidIntent', reads: [], writes: [path] });
       const raw = entry.rawData.length > MAX_KEPT_RAW_BYTES ? entry.rawData.slice(0, MAX_KEPT_RAW_BYTES) : entry.rawData;
-      db.set(path, {
-        eventId: entry.eventId,
-        failure: entry.failure,
-        issues: entry.issues,
-        rawData: raw,
-        rawTruncated: raw.length !== entry.rawData.length,
-        messageId: entry.messageId,
-        publishTime: entry.publishTime,
-        attributes: entry.attributes,
-        intentId: entry.intentId ?? null,
-        receivedAt: ts(entry.receivedAtMs),
-      });
+      try {
+        db.set(path, {
+          eventId: entry.eventId,
+          failure: entry.failure,
+          issues: entry.issues,
+          rawData: raw,
+          rawTruncated: raw.length !== entry.rawData.length,
+          messageId: entry.messageId,
+          publishTime: entry.publishTime,
+          attributes: entry.attributes,
+          intentId: entry.intentId ?? null,
+          receivedAt: ts(entry.receivedAtMs),
+        });
+      } catch (err) {
+        throw new StoreUnavailableError('recordInvalidIntent', err);
+      }
     },
 
     // As strategy-stats-store.ts: no I/O for a healthy answer after a streak of 0; otherwise one

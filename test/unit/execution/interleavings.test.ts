@@ -123,6 +123,7 @@ describe('sampled schedules (fc.scheduler)', () => {
   /** Up to two invocations die, each at some point (0: before its first store or broker call). */
   const crashArb = fc.array(fc.tuple(fc.constantFrom('D1', 'D2', 'D3', 'R1', 'R2'), fc.integer({ min: 0, max: 5 })), { maxLength: 2 });
   let runs = 0;
+  const finalStates = new Map<string, number>();
 
   it('3 deliveries, halt, clock jump, SIGTERM, 2 reconciler runs, 2 crashes, any broker script', async () => {
     await fc.assert(
@@ -134,9 +135,12 @@ describe('sampled schedules (fc.scheduler)', () => {
         await world.settle();
         const v = world.violations();
         if (v.length > 0) throw new Error(`${v.join('\n')}\nschedule: ${runtime.trace.join(' | ')}\n${world.describe()}`);
+        const rec = world.record();
+        const key = `${rec && !('unreadable' in rec) ? `${rec.state}${rec.reason ? `(${rec.reason})` : ''}` : 'none'}${runtime.crashed.size ? ', a crash' : ''}`;
+        finalStates.set(key, (finalStates.get(key) ?? 0) + 1);
       }),
-      { seed: 1401, numRuns: 1500 },
+      { seed: 1401, numRuns: 4000 },
     );
-    report.push(`fc.scheduler, 2-3 deliveries, halt, clock jump, SIGTERM, 0-2 reconciler runs, 0-2 crashes, random scripts: ${runs} sampled schedules`);
+    report.push(`fc.scheduler, 2-3 deliveries, halt, clock jump, SIGTERM, 0-2 reconciler runs, 0-2 crashes, random scripts: ${runs} sampled schedules; ended ${[...finalStates.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   });
 });
