@@ -48,6 +48,8 @@ export interface OpInfo {
    * scheduler need not stop here, since no ordering and no crash here changes anything checked.
    */
   private?: boolean;
+  /** Dying here is the same as dying at the next point: the scheduler does not offer it. */
+  noCrash?: boolean;
 }
 export type Point = (op: OpInfo) => Promise<void>;
 export const noPoint: Point = () => Promise.resolve();
@@ -136,7 +138,19 @@ export function counter(): () => number {
 
 const tsMs = (v: unknown): number | null => (v instanceof Timestamp ? v.toMillis() : null);
 
-export function createMemorySubmissionStore(db: MemoryFirestore, opts: { clock: Clock; point?: Point; strategyGate?: StrategyGate }): SubmissionStore {
+export function createMemorySubmissionStore(
+  db: MemoryFirestore,
+  opts: {
+    clock: Clock;
+    point?: Point;
+    strategyGate?: StrategyGate;
+    /**
+     * A point between the claim's commit and the caller's next line, which reads the clock and
+     * the shutdown gate: only worth a scheduling decision when a clock jump or SIGTERM may land there.
+     */
+    pointAfterClaim?: boolean;
+  },
+): SubmissionStore {
   const { clock } = opts;
   const point = opts.point ?? noPoint;
   const gate = opts.strategyGate ?? breakerGate;
@@ -192,6 +206,7 @@ export function createMemorySubmissionStore(db: MemoryFirestore, opts: { clock: 
         if (strategyUpdate) db.set(strategyPath, strategyUpdate, { kind: 'write' }, true);
       }
       const stats = strategyData?.stats === undefined ? { ok: true as const, stats: emptyStrategyStats() } : parseStrategyStats(strategyData.stats);
+      if (opts.pointAfterClaim) await point({ op: `sees ${decision.kind}`, reads: [], writes: [], noCrash: true });
       return { ...decision, strategyBrokerErrors: stats.ok ? stats.stats.consecutiveBrokerErrors : null };
     },
 

@@ -114,8 +114,10 @@ export class PipelineWorld {
   }
 
   executeDeps(instance: string, point: Point): ExecuteIntentDeps {
+    // A clock jump or SIGTERM may land between the claim's commit and the check after it.
+    const pointAfterClaim = this.config.tick === true || (this.config.sigterm ?? []).includes(instance);
     return {
-      store: createMemorySubmissionStore(this.db, { clock: this.clock, point }),
+      store: createMemorySubmissionStore(this.db, { clock: this.clock, point, pointAfterClaim }),
       brokerFor: () => this.broker.forInvocation(point),
       clock: this.clock,
       gate: this.gate(instance),
