@@ -9,6 +9,7 @@ import { resetBreakerForOps } from './breaker-reset.js';
 import { emulatorVariableRefusal } from './firebase-verifier.js';
 import type { OpsDeps } from './handler.js';
 import { readOpsStatus, type StatusReaderOptions } from './status-reader.js';
+import { readKillSwitchAudit, readPnlToday, readTimeline, tradingTimeZoneOf } from './timeline-reader.js';
 
 /** The ops handler's dependencies over one Firestore: what `index.ts`, the local stack and tests bind. */
 export function firestoreOpsDeps(input: {
@@ -41,6 +42,13 @@ export function firestoreOpsDeps(input: {
         },
         input.statusOptions,
       ),
+    readTimeline: ({ hours }) => readTimeline({ db, nowMs: input.clock.now(), hours }),
+    readPnl: () => {
+      // The same day the daily-loss breaker sums: this deploy's CB_TRADING_TIME_ZONE.
+      const tz = tradingTimeZoneOf(input.env().CB_TRADING_TIME_ZONE);
+      return readPnlToday({ db, nowMs: input.clock.now(), timeZone: tz.timeZone, timeZoneSource: tz.source });
+    },
+    readKillSwitchAudit: ({ limit }) => readKillSwitchAudit({ db, nowMs: input.clock.now(), limit }),
     writeKillSwitch: (write) => writeKillSwitch(db, write),
     resetBreaker: resetBreakerForOps(db, input.clock),
   };

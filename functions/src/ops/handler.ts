@@ -4,9 +4,11 @@ import { LogEvent, type EventLogger } from '../logs.js';
 import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
 import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
 import { BreakerResetOutcome, type ResetBreakerFn } from './breaker-reset.js';
+import { dashboardAsset } from './dashboard-assets.js';
 import { dashboardCsp, dashboardHtml } from './dashboard.js';
 import { unmetResumePreconditions } from './resume-preconditions.js';
 import type { OpsStatus } from './status.js';
+import { auditQuerySchema, timelineQuerySchema, type OpsKillSwitchAudit, type OpsPnl, type OpsTimeline } from './timeline.js';
 
 /**
  * The `ops` HTTPS function as a plain handler: a request in, a response out. `index.ts`
@@ -17,6 +19,12 @@ import type { OpsStatus } from './status.js';
 export interface OpsDeps {
   verifyIdToken: VerifyIdToken;
   readStatus: () => Promise<OpsStatus>;
+  /** The dashboard's timeline: intents per minute by outcome over the last `hours`, halts, trips. */
+  readTimeline: (q: { hours: number }) => Promise<OpsTimeline>;
+  /** Realized P&L per strategy for today's trading day. */
+  readPnl: () => Promise<OpsPnl>;
+  /** The kill switch's audit trail, newest first. */
+  readKillSwitchAudit: (q: { limit: number }) => Promise<OpsKillSwitchAudit>;
   writeKillSwitch: (write: KillSwitchWrite) => Promise<KillSwitchWriteResult>;
   resetBreaker: ResetBreakerFn;
   clock: Clock;
@@ -34,6 +42,8 @@ export interface OpsRequest {
   authorization: string | undefined;
   /** Parsed JSON body, or undefined. */
   body: unknown;
+  /** Query parameters (first value of each); absent for callers that have none. */
+  query?: Readonly<Record<string, string>>;
 }
 
 export interface OpsResponse {
@@ -49,7 +59,8 @@ export const resetBodySchema = z.strictObject({ reason });
 
 const json = (status: number, body: unknown): OpsResponse => ({
   status,
-  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  // nosniff: with script-src 'self', no answer of this origin may ever run as a script.
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
   body: JSON.stringify(body),
 });
 
@@ -57,19 +68,30 @@ const RESET_PATH = /^\/strategies\/([^/]+)\/breakers\/([^/]+)\/reset$/;
 
 type Route =
   | { kind: 'dashboard' }
+  | { kind: 'asset'; name: string }
   | { kind: 'status' }
+  | { kind: 'timeline' }
+  | { kind: 'pnl' }
+  | { kind: 'audit' }
   | { kind: 'halt' }
   | { kind: 'resume' }
   | { kind: 'reset'; strategyId: string; breaker: string }
   | { kind: 'wrong_method'; allow: string }
   | { kind: 'not_found' };
 
-function route(method: string, rawPath: string): Route {
+function route(method: string, rawPath: string, query: Readonly<Record<string, string>>): Route {
   const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, '') : rawPath;
   const m = method.toUpperCase();
   const only = (allowed: string, r: Route): Route => (m === allowed || (allowed === 'GET' && m === 'HEAD') ? r : { kind: 'wrong_method', allow: allowed });
+  // Assets hang off the page's own URL as `?asset=<name>`: a query-only reference resolves to the
+  // page's path whether it was opened as …/ops, …/ops/ or a run.app root (a path like
+  // `assets/x.js` would miss the function under …/ops without the slash).
+  if ((path === '/' || path === '') && query.asset !== undefined) return only('GET', { kind: 'asset', name: query.asset });
   if (path === '/' || path === '') return only('GET', { kind: 'dashboard' });
   if (path === '/status') return only('GET', { kind: 'status' });
+  if (path === '/timeline') return only('GET', { kind: 'timeline' });
+  if (path === '/pnl') return only('GET', { kind: 'pnl' });
+  if (path === '/kill-switch/audit') return only('GET', { kind: 'audit' });
   if (path === '/halt') return only('POST', { kind: 'halt' });
   if (path === '/resume') return only('POST', { kind: 'resume' });
   const reset = RESET_PATH.exec(path);
@@ -94,12 +116,39 @@ function badBody(error: z.ZodError): OpsResponse {
   });
 }
 
+const READS: ReadonlySet<Route['kind']> = new Set(['status', 'timeline', 'pnl', 'audit']);
+
+function badQuery(error: z.ZodError): OpsResponse {
+  return json(400, {
+    error: 'invalid_query',
+    issues: error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message, code: i.code })),
+  });
+}
+
 export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<OpsResponse> {
-  const r = route(req.method, req.path);
+  const query = req.query ?? {};
+  const r = route(req.method, req.path, query);
   if (r.kind === 'not_found') return json(404, { error: 'not_found' });
   if (r.kind === 'wrong_method') {
     const out = json(405, { error: 'method_not_allowed', allow: r.allow });
     return { ...out, headers: { ...out.headers, allow: r.allow } };
+  }
+  if (r.kind === 'asset') {
+    // The page's code and styles: public like the page itself (they carry no data), cached for
+    // good because each name carries its content hash.
+    const asset = dashboardAsset(r.name);
+    if (asset === null) return json(404, { error: 'not_found' });
+    return {
+      status: 200,
+      headers: {
+        'content-type': asset.contentType,
+        'cache-control': 'public, max-age=31536000, immutable',
+        'x-content-type-options': 'nosniff',
+        'cross-origin-resource-policy': 'same-origin',
+        etag: `"${asset.hash}"`,
+      },
+      body: asset.body,
+    };
   }
   if (r.kind === 'dashboard') {
     // The page carries no data: it asks /status with the operator's own token.
@@ -116,14 +165,14 @@ export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<
     };
   }
 
-  const auth = await authenticate(deps.verifyIdToken, req.authorization, r.kind === 'status' ? Access.read : Access.change);
+  const auth = await authenticate(deps.verifyIdToken, req.authorization, READS.has(r.kind) ? Access.read : Access.change);
   if (!auth.ok) {
     deps.log.warn(LogEvent.opsRequestDenied, { route: r.kind, status: auth.status });
     return json(auth.status, { error: auth.status === 401 ? 'unauthenticated' : 'forbidden', message: auth.error });
   }
 
   try {
-    return await dispatch(deps, r, req.body, auth.principal);
+    return await dispatch(deps, r, req.body, query, auth.principal);
   } catch (err) {
     // Details go to the log (no secrets there: store errors name the operation), not to the caller.
     deps.log.error(LogEvent.opsRequestFailed, { route: r.kind, error: err instanceof Error ? err.message : String(err) });
@@ -131,10 +180,31 @@ export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<
   }
 }
 
-async function dispatch(deps: OpsDeps, r: Exclude<Route, { kind: 'dashboard' | 'not_found' | 'wrong_method' }>, body: unknown, who: Principal): Promise<OpsResponse> {
+async function dispatch(
+  deps: OpsDeps,
+  r: Exclude<Route, { kind: 'dashboard' | 'asset' | 'not_found' | 'wrong_method' }>,
+  body: unknown,
+  query: Readonly<Record<string, string>>,
+  who: Principal,
+): Promise<OpsResponse> {
   switch (r.kind) {
     case 'status':
       return json(200, await deps.readStatus());
+
+    case 'timeline': {
+      const parsed = timelineQuerySchema.safeParse(query);
+      if (!parsed.success) return badQuery(parsed.error);
+      return json(200, await deps.readTimeline({ hours: parsed.data.hours }));
+    }
+
+    case 'pnl':
+      return json(200, await deps.readPnl());
+
+    case 'audit': {
+      const parsed = auditQuerySchema.safeParse(query);
+      if (!parsed.success) return badQuery(parsed.error);
+      return json(200, await deps.readKillSwitchAudit({ limit: parsed.data.limit }));
+    }
 
     case 'halt': {
       const parsed = haltBodySchema.safeParse(body ?? {});

@@ -24,6 +24,19 @@ export interface ExpressLikeRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body?: unknown;
+  /** express' parsed query string (values may be arrays or objects with its `qs` parser). */
+  query?: unknown;
+}
+
+/** Query parameters as plain strings: the first string value of each, nothing nested. */
+export function plainQuery(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (query === null || typeof query !== 'object') return out;
+  for (const [k, v] of Object.entries(query as Record<string, unknown>)) {
+    const first = Array.isArray(v) ? v.find((x) => typeof x === 'string') : v;
+    if (typeof first === 'string') out[k] = first;
+  }
+  return out;
 }
 
 export async function serveOpsExpress(deps: OpsDeps, req: ExpressLikeRequest, res: ServerResponse): Promise<void> {
@@ -32,6 +45,7 @@ export async function serveOpsExpress(deps: OpsDeps, req: ExpressLikeRequest, re
       method: req.method,
       path: req.path,
       authorization: headerOf(req.headers.authorization),
+      query: plainQuery(req.query),
       // express leaves `{}` or a Buffer when the body was not JSON: only plain JSON values count.
       body: Buffer.isBuffer(req.body) ? undefined : req.body,
     }),
@@ -63,7 +77,13 @@ export function opsRequestListener(deps: OpsDeps, opts: { prefix?: string } = {}
         }
       }
       const out = await safely(deps, () =>
-        handleOpsRequest(deps, { method: req.method ?? 'GET', path, authorization: headerOf(req.headers.authorization), body }),
+        handleOpsRequest(deps, {
+          method: req.method ?? 'GET',
+          path,
+          authorization: headerOf(req.headers.authorization),
+          body,
+          query: Object.fromEntries([...url.searchParams.keys()].map((k) => [k, url.searchParams.get(k) ?? ''])),
+        }),
       );
       send(res, out, req.method === 'HEAD');
     })();
