@@ -88,6 +88,11 @@ export interface CommittedWrite {
   documents: string[];
   /** Whether the Commit carried a transaction id (the end of a read-write transaction). */
   transactional: boolean;
+  /**
+   * The documents whose write sets a server value (a field transform such as
+   * `FieldValue.serverTimestamp()`): Write.update_transforms, or a transform write.
+   */
+  serverValues: string[];
   /** The server's commit time. */
   commitTime: { seconds: number; nanos: number };
   /** The commit time in microseconds (the server's resolution). */
@@ -140,6 +145,14 @@ function serviceDefinition(): ServiceDefinition {
   return def as ServiceDefinition;
 }
 
+/**
+ * Ends a server-side stream with a gRPC status. grpc-js turns an 'error' event into the call's
+ * status; `destroy()` would reset the stream without one, and the client would retry forever.
+ */
+function failStream(call: { emit(event: 'error', err: Error): boolean }, err: Partial<ServiceError>): void {
+  call.emit('error', Object.assign(new Error(err.details ?? err.message ?? 'stream failed'), err));
+}
+
 function statusError(code: GrpcStatus, method: string): Partial<ServiceError> {
   return { code, details: `injected by the Firestore interposer: ${GrpcStatus[code]} on ${method}`, metadata: new Metadata() };
 }
@@ -148,7 +161,7 @@ function statusError(code: GrpcStatus, method: string): Partial<ServiceError> {
  * The few protobuf fields the commit log reads, decoded from the wire format directly
  * (google.firestore.v1): CommitRequest { writes = 2: Write; transaction = 3 },
  * Write { update = 1: Document { name = 1 }; delete = 2: string; transform = 6:
- * DocumentTransform { document = 1 } }, CommitResponse { commit_time = 2: Timestamp
+ * DocumentTransform { document = 1; field_transforms = 2 }; update_transforms = 7 }, CommitResponse { commit_time = 2: Timestamp
  * { seconds = 1; nanos = 2 } }.
  */
 type WireField = { field: number; varint?: bigint; bytes?: Buffer };
@@ -196,17 +209,26 @@ function relativeName(name: string): string {
 
 function decodeCommit(request: Buffer, response: Buffer): CommittedWrite {
   const documents: string[] = [];
+  const serverValues: string[] = [];
   let transactional = false;
   for (const f of wireFields(request)) {
     if (f.field === 3 && f.bytes && f.bytes.length > 0) transactional = true;
     if (f.field !== 2 || !f.bytes) continue;
-    for (const w of wireFields(f.bytes)) {
-      let name: string | null = null;
+    const write = wireFields(f.bytes);
+    let name: string | null = null;
+    let setsServerValue = write.some((w) => w.field === 7);
+    for (const w of write) {
       if (w.field === 1 && w.bytes) name = stringField(w.bytes, 1);
       else if (w.field === 2 && w.bytes) name = w.bytes.toString('utf8');
-      else if (w.field === 6 && w.bytes) name = stringField(w.bytes, 1);
-      if (name !== null && !documents.includes(relativeName(name))) documents.push(relativeName(name));
+      else if (w.field === 6 && w.bytes) {
+        name = stringField(w.bytes, 1);
+        setsServerValue ||= wireFields(w.bytes).some((t) => t.field === 2);
+      }
     }
+    if (name === null) continue;
+    const doc = relativeName(name);
+    if (!documents.includes(doc)) documents.push(doc);
+    if (setsServerValue && !serverValues.includes(doc)) serverValues.push(doc);
   }
   let seconds = 0;
   let nanos = 0;
@@ -217,7 +239,7 @@ function decodeCommit(request: Buffer, response: Buffer): CommittedWrite {
       if (t.field === 2) nanos = Number(t.varint ?? 0n);
     }
   }
-  return { documents, transactional, commitTime: { seconds, nanos }, commitMicros: seconds * 1_000_000 + Math.floor(nanos / 1000) };
+  return { documents, transactional, serverValues, commitTime: { seconds, nanos }, commitMicros: seconds * 1_000_000 + Math.floor(nanos / 1000) };
 }
 
 export async function startFirestoreInterposer(opts: { upstream: string; port?: number }): Promise<FirestoreInterposer> {
@@ -330,10 +352,10 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
           cancelled = true;
           end();
         });
-        if (!(await beforeCall(method, (e) => call.destroy(Object.assign(new Error(e.details), e)), () => cancelled))) return;
+        if (!(await beforeCall(method, (e) => failStream(call, e), () => cancelled))) return;
         const upstreamCall = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, call.request, call.metadata);
         upstreamCall.on('data', (chunk: Buffer) => call.write(chunk));
-        upstreamCall.on('error', (err: ServiceError) => call.destroy(err));
+        upstreamCall.on('error', (err: ServiceError) => failStream(call, err));
         upstreamCall.on('end', () => call.end());
         call.on('cancelled', () => upstreamCall.cancel());
       };
@@ -345,14 +367,14 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
         const early: Buffer[] = [];
         const keep = (chunk: Buffer) => early.push(chunk);
         call.on('data', keep);
-        if (!(await beforeCall(method, (e) => call.destroy(Object.assign(new Error(e.details), e)), () => cancelled))) return;
+        if (!(await beforeCall(method, (e) => failStream(call, e), () => cancelled))) return;
         const upstreamCall = client.makeBidiStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, call.metadata);
         call.off('data', keep);
         for (const chunk of early) upstreamCall.write(chunk);
         call.on('data', (chunk: Buffer) => upstreamCall.write(chunk));
         call.on('end', () => upstreamCall.end());
         upstreamCall.on('data', (chunk: Buffer) => call.write(chunk));
-        upstreamCall.on('error', (err: ServiceError) => call.destroy(err));
+        upstreamCall.on('error', (err: ServiceError) => failStream(call, err));
         upstreamCall.on('end', () => call.end());
         call.on('cancelled', () => upstreamCall.cancel());
       };
@@ -397,8 +419,8 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
             }),
     },
     commits: {
-      entries: () => committed.map((c) => ({ ...c, documents: [...c.documents] })),
-      writing: (document) => committed.filter((c) => c.documents.includes(document)).map((c) => ({ ...c, documents: [...c.documents] })),
+      entries: () => committed.map((c) => ({ ...c, documents: [...c.documents], serverValues: [...c.serverValues] })),
+      writing: (document) => committed.filter((c) => c.documents.includes(document)).map((c) => ({ ...c, documents: [...c.documents], serverValues: [...c.serverValues] })),
       clear: () => {
         committed.length = 0;
       },

@@ -36,7 +36,7 @@ import { INVALID_INTENTS, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, 
 import type { ReconcileCandidate, ReconcileStore } from '../../functions/src/store/reconcile-store.js';
 import { breakerGate, type StrategyGate } from '../../functions/src/store/strategy-gate.js';
 import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from '../../functions/src/store/submission-document.js';
-import { MAX_KEPT_RAW_BYTES, type SubmissionStore } from '../../functions/src/store/submission-store.js';
+import { invalidIntentDocument, type SubmissionStore } from '../../functions/src/store/submission-store.js';
 
 /** What an operation reads and writes: document paths; `submissions/*` is a query over all. */
 export interface OpInfo {
@@ -248,20 +248,8 @@ export function createMemorySubmissionStore(
     async recordInvalidIntent(entry) {
       const path = `${INVALID_INTENTS}/${entry.eventId}`;
       await point({ op: 'recordInvalidIntent', reads: [], writes: [path] });
-      const raw = entry.rawData.length > MAX_KEPT_RAW_BYTES ? entry.rawData.slice(0, MAX_KEPT_RAW_BYTES) : entry.rawData;
       try {
-        db.set(path, {
-          eventId: entry.eventId,
-          failure: entry.failure,
-          issues: entry.issues,
-          rawData: raw,
-          rawTruncated: raw.length !== entry.rawData.length,
-          messageId: entry.messageId,
-          publishTime: entry.publishTime,
-          attributes: entry.attributes,
-          intentId: entry.intentId ?? null,
-          receivedAt: ts(entry.receivedAtMs),
-        });
+        db.set(path, invalidIntentDocument(entry));
       } catch (err) {
         throw new StoreUnavailableError('recordInvalidIntent', err);
       }

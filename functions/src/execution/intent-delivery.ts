@@ -18,10 +18,15 @@ export function decodeMessageData(dataBase64: string | undefined): string {
 }
 
 /**
- * `invalidIntents/{eventId}`: a Firestore document id may not contain `/`, be `.` or `..`, or
- * exceed 1500 bytes. Pub/Sub ids are digits, but the id comes from outside: make it safe.
+ * `invalidIntents/{eventId}`: a Firestore document id may not contain `/`, be `.` or `..`, match
+ * `__.*__` (reserved), or exceed 1500 bytes. Pub/Sub ids are digits, but the id comes from
+ * outside: make it safe. A lone UTF-16 surrogate is replaced first (`encodeURIComponent` would
+ * throw on it, and the message would be redelivered for a day, never kept).
  */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 export function invalidIntentDocId(eventId: string): string {
-  const safe = eventId === '.' || eventId === '..' || eventId === '' ? `id:${eventId}` : eventId;
-  return encodeURIComponent(safe).slice(0, 1500);
+  const wellFormed = eventId.replace(LONE_SURROGATE, '\uFFFD');
+  const reserved = wellFormed === '.' || wellFormed === '..' || wellFormed === '' || /^__.*__$/s.test(wellFormed);
+  return encodeURIComponent(reserved ? `id:${wellFormed}` : wellFormed).slice(0, 1500);
 }

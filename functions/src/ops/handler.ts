@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../domain/clock.js';
+import { isHaltgateError } from '../errors.js';
 import { LogEvent, type EventLogger } from '../logs.js';
 import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
 import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
@@ -176,8 +177,27 @@ export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<
   } catch (err) {
     // Details go to the log (no secrets there: store errors name the operation), not to the caller.
     deps.log.error(LogEvent.opsRequestFailed, { route: r.kind, error: err instanceof Error ? err.message : String(err) });
-    return json(503, { error: 'unavailable', message: 'the request could not be completed; nothing is known to have changed unless status says so' });
+    const reason = unavailableReason(err);
+    return json(503, {
+      error: 'unavailable',
+      reason,
+      message:
+        reason === 'store_unavailable'
+          ? 'Firestore could not be reached or did not answer; nothing is known to have changed unless status says so'
+          : 'the request could not be completed; nothing is known to have changed unless status says so',
+    });
   }
+}
+
+/**
+ * Why a request failed, for the caller: `store_unavailable` when Firestore did not answer
+ * (a haltgate store error, or a gRPC status from firebase-admin's direct reads), else
+ * `internal`. The details stay in the log.
+ */
+function unavailableReason(err: unknown): string {
+  if (isHaltgateError(err)) return err.reason;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? 'store_unavailable' : 'internal';
 }
 
 async function dispatch(

@@ -57,7 +57,13 @@ export async function serveOpsExpress(deps: OpsDeps, req: ExpressLikeRequest, re
 export function opsRequestListener(deps: OpsDeps, opts: { prefix?: string } = {}): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://local');
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://local');
+      } catch {
+        // node:http accepts request targets URL cannot parse (`//[`): answer, never crash.
+        return send(res, jsonError(400, 'invalid_request_target'), false);
+      }
       let path = url.pathname;
       if (opts.prefix && path.startsWith(opts.prefix)) path = path.slice(opts.prefix.length) || '/';
       const chunks: Buffer[] = [];

@@ -5,7 +5,7 @@ import { parseBreakerState } from '../domain/breakers/state.js';
 import { decideKillSwitch } from '../domain/kill-switch.js';
 import { isRunnerStale, RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
 import { SubmissionState } from '../domain/submission.js';
-import { timestampsToDates, ts } from '../store/firestore-values.js';
+import { isPlainMap, timestampsToDates, ts } from '../store/firestore-values.js';
 import { readInstanceReports, type InstanceReportView } from '../store/instance-report.js';
 import { KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../store/paths.js';
 import type { OpsStatus, StrategyStatus, SubmissionSummary } from './status.js';
@@ -77,7 +77,8 @@ function summarize(id: string, raw: DocumentData): SubmissionSummary {
 
 function strategyStatus(id: string, raw: DocumentData): StrategyStatus {
   const d = timestampsToDates(raw) as Record<string, unknown>;
-  const parsed = parseBreakerState(d.breakers ?? {});
+  // Not a map (a timestamp typed over it in the console): the gate refuses the strategy.
+  const parsed = d.breakers === undefined || isPlainMap(d.breakers) ? parseBreakerState(d.breakers ?? {}) : { ok: false as const, issues: [{ path: 'breakers', message: 'is not a map' }] };
   if (!parsed.ok) {
     return {
       strategyId: id,

@@ -21,3 +21,14 @@ export function ts(ms: number): Timestamp {
 export function withoutUndefined<T extends Record<string, unknown>>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * A map as Firestore stores it (a plain object), not a Timestamp, GeoPoint or reference that
+ * became an object on the way: zod object schemas of optional fields accept any object, so
+ * fields people edit are checked with this first.
+ */
+export function isPlainMap(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

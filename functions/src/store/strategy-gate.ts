@@ -1,3 +1,4 @@
+import { isPlainMap } from './firestore-values.js';
 import type { DocumentData } from 'firebase-admin/firestore';
 import { breakerRefusalReason } from '../domain/breakers/breaker.js';
 import { evaluateBreakers } from '../domain/breakers/index.js';
@@ -66,6 +67,14 @@ export function parseStrategyDocument(strategyId: string, data: unknown): Parsed
     return { ok: false, detail: `strategies/${strategyId} is not a document object` };
   }
   const doc = data as Record<string, unknown>;
+  // Each part must be a plain map. The store turns Timestamps into Dates, and a schema of
+  // optional fields accepts a Date as an empty object: a `breakers` overwritten with a
+  // timestamp would read as "nothing latched" and trade again (fail open).
+  for (const field of ['breakers', 'stats', 'limits'] as const) {
+    if (doc[field] !== undefined && !isPlainMap(doc[field])) {
+      return { ok: false, detail: `strategies/${strategyId}.${field} is not a map` };
+    }
+  }
   let state: BreakerState = EMPTY_BREAKER_STATE;
   if (doc.breakers !== undefined) {
     const parsed = parseBreakerState(doc.breakers);

@@ -73,8 +73,40 @@ function brokerErrorStreak(data: DocumentData | undefined): number | null {
   return parsed.ok ? parsed.stats.consecutiveBrokerErrors : null;
 }
 
+/**
+ * A message's attributes as a map, except keys Firestore cannot hold as field names (empty, or
+ * reserved `__…__`), which Pub/Sub allows: those are kept as a list beside it, so the message is
+ * still kept (G5) and nothing the publisher sent is lost.
+ */
+export function keptAttributes(attributes: Record<string, string>): { attributes: Record<string, string>; unsafeAttributes?: Array<{ key: string; value: string }> } {
+  const safe: Record<string, string> = {};
+  const unsafe: Array<{ key: string; value: string }> = [];
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === '' || /^__.*__$/s.test(key)) unsafe.push({ key, value });
+    else safe[key] = value;
+  }
+  return unsafe.length === 0 ? { attributes: safe } : { attributes: safe, unsafeAttributes: unsafe };
+}
+
 /** Raw data of an invalid message kept for audit: bounded so one bad publisher can't bloat the database. */
 export const MAX_KEPT_RAW_BYTES = 64 * 1024;
+
+/** `invalidIntents/{eventId}` as kept: the message, why it was refused, raw data bounded. */
+export function invalidIntentDocument(entry: InvalidIntentEntry): DocumentData {
+  const raw = entry.rawData.length > MAX_KEPT_RAW_BYTES ? entry.rawData.slice(0, MAX_KEPT_RAW_BYTES) : entry.rawData;
+  return {
+    eventId: entry.eventId,
+    failure: entry.failure,
+    issues: entry.issues,
+    rawData: raw,
+    rawTruncated: raw.length !== entry.rawData.length,
+    messageId: entry.messageId,
+    publishTime: entry.publishTime,
+    ...keptAttributes(entry.attributes),
+    intentId: entry.intentId ?? null,
+    receivedAt: ts(entry.receivedAtMs),
+  };
+}
 
 export function createFirestoreSubmissionStore(
   db: Firestore,
@@ -205,24 +237,9 @@ export function createFirestoreSubmissionStore(
     },
 
     async recordInvalidIntent(entry) {
-      const raw = entry.rawData.length > MAX_KEPT_RAW_BYTES ? entry.rawData.slice(0, MAX_KEPT_RAW_BYTES) : entry.rawData;
       try {
         // Keyed by event id: a redelivery of the same bad message rewrites the same document.
-        await db
-          .collection(INVALID_INTENTS)
-          .doc(entry.eventId)
-          .set({
-            eventId: entry.eventId,
-            failure: entry.failure,
-            issues: entry.issues,
-            rawData: raw,
-            rawTruncated: raw.length !== entry.rawData.length,
-            messageId: entry.messageId,
-            publishTime: entry.publishTime,
-            attributes: entry.attributes,
-            intentId: entry.intentId ?? null,
-            receivedAt: ts(entry.receivedAtMs),
-          });
+        await db.collection(INVALID_INTENTS).doc(entry.eventId).set(invalidIntentDocument(entry));
       } catch (err) {
         throw new StoreUnavailableError('recordInvalidIntent', err);
       }

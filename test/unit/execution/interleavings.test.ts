@@ -71,7 +71,14 @@ const twoDeliveries = [
 /** Pub/Sub's duplicate (same event id) and a publisher's retry (a new one). */
 const threeDeliveries = [...twoDeliveries, { eventId: 'e2', instance: 'i3' }];
 
-describe('the reduction loses no outcome', () => {
+/**
+ * The search is CPU-bound and deterministic; under `npm test` it shares two cores with the
+ * emulators and other suites, where the largest case has taken 33 s. A bound for a runaway, not
+ * a performance claim.
+ */
+const SEARCH_TIMEOUT_MS = 180_000;
+
+describe('the reduction loses no outcome', { timeout: SEARCH_TIMEOUT_MS }, () => {
   it.each<[string, WorldConfig, number]>([
     ['2 deliveries, lost response, 1 crash', { deliveries: twoDeliveries, script: ['lost'] }, 1],
     ['2 deliveries, halt, SIGTERM, 429, 1 crash', { deliveries: twoDeliveries, halt: true, sigterm: ['i1'], script: ['not_placed'] }, 1],
@@ -86,7 +93,7 @@ describe('the reduction loses no outcome', () => {
   });
 });
 
-describe('every schedule (exhaustive)', () => {
+describe('every schedule (exhaustive)', { timeout: SEARCH_TIMEOUT_MS }, () => {
   const cases: Array<[string, WorldConfig, number]> = [
     ...SUBMIT_FATES.map((fate): [string, WorldConfig, number] => [
       `2 deliveries (one event id), halt, reconciler, 1 crash; first submit: ${fate}`,
@@ -109,7 +116,7 @@ describe('every schedule (exhaustive)', () => {
   });
 });
 
-describe('sampled schedules (fc.scheduler)', () => {
+describe('sampled schedules (fc.scheduler)', { timeout: SEARCH_TIMEOUT_MS }, () => {
   const instanceArb = fc.constantFrom('i1', 'i2', 'i3');
   const configArb = fc.record({
     deliveries: fc.array(fc.record({ eventId: fc.constantFrom('e1', 'e2', 'e3'), instance: instanceArb }), { minLength: 2, maxLength: 3 }),

@@ -243,13 +243,13 @@ describe('strategies/{id}.limits as people write it', () => {
   // the store turns a Timestamp into a Date before parsing. So `limits` set to a timestamp in the
   // console is read as `{}` (the defaults) — and, worse, `breakers` set to a timestamp is read
   // as "no breaker latched" (G7: latched trips vanish). Both contradict the code's own contract
-  // ("anything malformed — ... a non-object — ... fail closed"). `it.fails` documents the bug;
-  // make these `it` once resolveLimits / parseBreakerState require a plain map.
-  it.fails('`limits` holding a Timestamp refuses with config_invalid (today: read as no override)', async () => {
+  // ("anything malformed — ... a non-object — ... fail closed"). Fixed: parseStrategyDocument
+  // requires plain maps.
+  it('`limits` holding a Timestamp refuses with config_invalid', async () => {
     const { decision } = await claimWith({ killSwitch: OPEN, strategy: { limits: new Timestamp(1_700_000_000, 0) } });
     expect(decision).toMatchObject({ kind: 'refuse', record: { reason: 'config_invalid' } });
   });
-  it.fails('`breakers` holding a Timestamp refuses with config_invalid (today: read as no breaker latched)', async () => {
+  it('`breakers` holding a Timestamp refuses with config_invalid', async () => {
     const { decision } = await claimWith({ killSwitch: OPEN, strategy: { breakers: new Timestamp(1_700_000_000, 0) } });
     expect(decision).toMatchObject({ kind: 'refuse', record: { reason: 'config_invalid' } });
   });

@@ -277,7 +277,7 @@ describe('the node:http listener (tests, local stack), arbitrary requests', () =
   // the process (Node's default). Production uses serveOpsExpress (express parses the path);
   // this listener serves tests/support/ops-server.ts. Shown in a child process so the crash
   // does not take the test runner with it.
-  it.fails('a request target `new URL` cannot parse gets a 400, and the server lives on', () => {
+  it('a request target `new URL` cannot parse gets a 400, and the server lives on', () => {
     const script = `
       import { createServer } from 'node:http';
       import { connect } from 'node:net';
