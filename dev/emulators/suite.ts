@@ -11,8 +11,8 @@
  * checkouts) can run side by side.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeLauncherJar } from './launcher-jar.js';
 import { locateEmulatorPieces, type EmulatorPieces } from './locate.js';
@@ -74,7 +74,15 @@ export function emulatorToolEnv(env: NodeJS.ProcessEnv = process.env): { env: No
   // firebase-tools chmods the binary it is given; give it a wrapper of ours rather than a
   // file of the system's package.
   const pubsubWrapper = join(EMULATOR_CACHE_DIR, 'cloud-pubsub-emulator');
-  writeFileSync(pubsubWrapper, `#!/bin/sh\nexec "${pieces.pubsub.path}" "$@"\n`, { mode: 0o755 });
+  // Under a suite (npm test), PUBSUB_EMULATOR_BINARY_PATH already names this wrapper: a wrapper
+  // that execs itself would spin forever, for every suite on the machine. Keep it as it is.
+  if (resolve(pieces.pubsub.path) !== pubsubWrapper) {
+    // Written aside and renamed into place: suites start concurrently, and a shell reading the
+    // wrapper while another start truncates it would run an empty script.
+    const wrapperTmp = `${pubsubWrapper}.${process.pid}.tmp`;
+    writeFileSync(wrapperTmp, `#!/bin/sh\nexec "${pieces.pubsub.path}" "$@"\n`, { mode: 0o755 });
+    renameSync(wrapperTmp, pubsubWrapper);
+  }
   return {
     pieces,
     env: {
