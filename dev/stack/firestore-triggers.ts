@@ -6,8 +6,10 @@ import { documentJson, type JsonDocument } from './firestore-event-json.js';
 /**
  * Eventarc for Firestore-triggered functions in the local stack (e.g. `onKillSwitchWrite` on
  * `ops/killSwitch`): a firebase-admin `onSnapshot` listener on the document, against the
- * embedded Firestore, turns every change into a `google.cloud.firestore.document.v1.*`
- * CloudEvent POSTed to the function's process.
+ * Firestore emulator, turns every change into a `google.cloud.firestore.document.v1.*`
+ * CloudEvent POSTed to the function's process (firebase-tools' own Firestore triggers need its
+ * functions emulator, which the stack does not use: functions run as functions-framework
+ * processes).
  *
  * Encoding: structured-mode CloudEvent with `datacontenttype: application/json` and
  * `DocumentEventData` in proto3 JSON (`value`, `oldValue`, `updateMask`) — the form the

@@ -1,22 +1,32 @@
 /**
- * `npm start` / `npm run stack`: the local stack in one terminal.
+ * `npm start` / `npm run stack`: the local stack in one terminal, on the official Firebase
+ * Emulator Suite.
  *
- *   npm start                  build, then the stack with the demo strategy
- *   npm run stack              the same without the demo feed (tsx dev/stack/main.ts --no-demo)
+ *   npm start                  build, then the emulators and the stack with the demo strategy
+ *                              (tsx dev/emulators/exec.ts -- node --import tsx dev/stack/main.ts)
+ *   npm run stack              the same without the demo feed (--no-demo)
  *
+ * Run directly it needs the emulators' variables (FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST,
+ * FIREBASE_AUTH_EMULATOR_HOST), i.e. dev/emulators/exec.ts around it, and says so otherwise.
  * Options: --no-demo, --seed N, --logs (function logs on stderr instead of a log file).
- * Ports: HALTGATE_FIRESTORE_PORT (8080), HALTGATE_PUBSUB_PORT (8085), HALTGATE_SIM_PORT
- * (8090), HALTGATE_AUTH_PORT (9099), HALTGATE_FUNCTIONS_PORT (5001: first function; the next
- * ones count up); 0 = free port. HALTGATE_PROJECT_ID (demo-haltgate).
- * HALTGATE_OPERATOR_PASSWORD / HALTGATE_VIEWER_PASSWORD fix the local users' passwords
- * (default: new random ones each start, printed). Requires a build (functions/lib): `npm start` does it.
+ * Ports: the emulators' come from dev/emulators/suite.ts (firebase.json's, shifted by
+ * HALTGATE_EMULATOR_PORT_OFFSET); the stack's own are HALTGATE_SIM_PORT (8090) and
+ * HALTGATE_FUNCTIONS_PORT (5001: first function; the next ones count up), shifted by the same
+ * offset unless set; 0 = free port. HALTGATE_PROJECT_ID (demo-haltgate, the suite's project:
+ * the only one the Auth emulator signs in for). HALTGATE_OPERATOR_PASSWORD /
+ * HALTGATE_VIEWER_PASSWORD fix the local users' passwords (default: new random ones each
+ * start, printed). Requires a build (functions/lib): `npm start` does it.
+ *
+ * Stops on SIGINT (Ctrl-C) and SIGTERM, and also when the emulator suite goes away or the
+ * process that started it exits (firebase emulators:exec stops the emulators on SIGTERM but
+ * does not signal its command), so nothing is left running.
  */
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { portsFromEnv } from './ports.js';
-import { startLocalStack } from './stack.js';
+import { LOCAL_PROJECT_ID, startLocalStack } from './stack.js';
 import { watchKillSwitchAudit } from './audit-feed.js';
 import { formatStatus, readStatus } from './status.js';
 
@@ -28,7 +38,7 @@ const { values } = parseArgs({
   },
 });
 
-const projectId = process.env.HALTGATE_PROJECT_ID ?? 'demo-haltgate';
+const projectId = process.env.HALTGATE_PROJECT_ID ?? LOCAL_PROJECT_ID;
 const ports = portsFromEnv();
 const logDir = mkdtempSync(path.join(tmpdir(), 'haltgate-stack-'));
 const logFiles = new Map<string, NodeJS.WritableStream>();
@@ -72,9 +82,11 @@ const stack = await startLocalStack({
 
 const scheduled = stack.functions.filter((f) => f.trigger.kind === 'schedule').map((f) => f.name);
 say('');
-say(`  Firestore (FIRESTORE_EMULATOR_HOST)  ${stack.firestoreHost}`);
-say(`  Pub/Sub   (PUBSUB_EMULATOR_HOST)     ${stack.pubsubHost}`);
-say(`  Alpaca simulator                     ${stack.simUrl}   (faults: POST ${stack.simUrl}/__sim/faults)`);
+const row = (label: string, value: string) => say(`  ${label.padEnd(48)} ${value}`);
+row('Firestore emulator (FIRESTORE_EMULATOR_HOST)', stack.firestoreHost);
+row('Pub/Sub emulator (PUBSUB_EMULATOR_HOST)', stack.pubsubHost);
+if (stack.auth) row('Auth emulator (FIREBASE_AUTH_EMULATOR_HOST)', `${stack.auth.host}   (local users only; tokens are unsigned)`);
+row('Alpaca simulator', `${stack.simUrl}   (faults: POST ${stack.simUrl}/__sim/faults)`);
 for (const [name, url] of Object.entries(stack.functionUrls)) {
   const fn = stack.functions.find((f) => f.name === name);
   const t = fn?.trigger;
@@ -86,13 +98,13 @@ for (const [name, url] of Object.entries(stack.functionUrls)) {
         : t?.kind === 'firestore'
           ? `Firestore trigger on ${t.document ?? '?'}${stack.firestoreTriggers[name]?.wired ? '' : ': NOT delivered locally'}`
           : (t?.kind ?? '');
-  say(`  function ${name.padEnd(27)} ${url}   (${how})`);
+  row(`function ${name}`, `${url}   (${how})`);
 }
-if (stack.auth) say(`  Auth emulator (FIREBASE_AUTH_EMULATOR_HOST) ${stack.auth.host}   (local users only; tokens are unsigned)`);
 if (stack.dashboardUrl) {
   say('');
   say(`  Ops dashboard  ${stack.dashboardUrl}`);
   if (stack.auth) {
+    if (!stack.auth.signInWorks) say(`    (sign-in works for project ${LOCAL_PROJECT_ID} only: the Auth emulator serves the suite's project)`);
     say(`    operator  ${stack.auth.operator.email}  password ${stack.auth.operator.password}   (may halt, resume, reset breakers)`);
     say(`    viewer    ${stack.auth.viewer.email}  password ${stack.auth.viewer.password}   (read only)`);
   }
@@ -100,15 +112,15 @@ if (stack.dashboardUrl) {
 say(`  project ${projectId}; kill switch: ops/killSwitch${projectId.startsWith('demo-') ? ' (written halted:false)' : ''}`);
 say(`  demo strategy: ${stack.demo ? path.relative(process.cwd(), stack.demo.script) : 'off (--no-demo)'}${scheduled.length ? `; scheduled: ${scheduled.join(', ')}` : ''}`);
 say(values.logs ? '  function logs: below' : `  function logs: ${logDir}/<function>.log`);
-say('  Ctrl-C stops everything.');
+say(`  halt from another terminal: FIRESTORE_EMULATOR_HOST=${stack.firestoreHost} npx haltgate halt --reason test --project ${projectId}`);
+say('  Ctrl-C stops everything (the stack, then the emulators).');
 say('');
 
 const stopAuditFeed = watchKillSwitchAudit(stack.db, say);
-const subscription = stack.subscriptions.executeIntent;
 let stopping = false;
 const timer = setInterval(() => {
   if (stopping) return;
-  readStatus(stack.db, stack.pubsub, subscription)
+  readStatus(stack.db)
     .then((s) => {
       if (stopping) return;
       const line = `${new Date().toISOString().slice(11, 19)} ${formatStatus(s)}`;
@@ -127,9 +139,16 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   clearInterval(timer);
   stopAuditFeed();
-  say(`\n${signal}: stopping (demo, functions, Pub/Sub, simulator, Firestore)...`);
+  say(`\n${signal}: stopping (demo, push subscriptions, functions, simulator)...`);
   const force = setTimeout(() => {
-    console.error('shutdown took longer than 30 s; exiting anyway');
+    console.error('shutdown took longer than 30 s; killing what is left and exiting');
+    for (const pid of stack.allPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     process.exit(1);
   }, 30_000);
   await stack.stop();
@@ -140,3 +159,28 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+// firebase emulators:exec, on SIGTERM, stops the emulators and exits without signalling its
+// command: notice that (the hub stops answering, or the parent process is gone) and stop too.
+const hub = process.env.FIREBASE_EMULATOR_HUB;
+const parent = process.ppid;
+let hubMisses = 0;
+const watch = setInterval(() => {
+  if (stopping) return;
+  if (process.ppid !== parent) {
+    void shutdown('parent process exited');
+    return;
+  }
+  if (!hub) return;
+  fetch(`http://${hub}/emulators`, { signal: AbortSignal.timeout(2_000) })
+    .then((res) => {
+      hubMisses = res.ok ? 0 : hubMisses + 1;
+    })
+    .catch(() => {
+      hubMisses += 1;
+    })
+    .finally(() => {
+      if (hubMisses >= 2) void shutdown('the emulator suite stopped');
+    });
+}, 1_000);
+watch.unref();

@@ -1,33 +1,34 @@
 import net from 'node:net';
+import { portOffsetFromEnv } from '../emulators/suite.js';
 
 /**
- * The local stack's ports: the defaults `npm start` uses, the environment variables that
- * override them, and free-port allocation for tests (port 0).
+ * The local stack's own ports (the Alpaca simulator and the function processes; Firestore,
+ * Pub/Sub and Auth are the official emulators, whose ports dev/emulators/suite.ts sets), the
+ * defaults `npm start` uses, the environment variables that override them, and free-port
+ * allocation for tests (port 0).
  */
 export interface StackPorts {
-  firestore: number;
-  pubsub: number;
   sim: number;
-  /** The local Auth emulator (dev/auth). */
-  auth: number;
   /** First function port; function N gets `functions + N` (0: each gets a free port). */
   functions: number;
 }
 
-/** What `npm start` uses unless overridden: the official emulator suite's usual ports where one exists. */
-export const DEFAULT_PORTS: StackPorts = { firestore: 8080, pubsub: 8085, sim: 8090, auth: 9099, functions: 5001 };
+/** What `npm start` uses unless overridden (before HALTGATE_EMULATOR_PORT_OFFSET). */
+export const DEFAULT_PORTS: StackPorts = { sim: 8090, functions: 5001 };
 
 export const PORT_ENV_VARS: Record<keyof StackPorts, string> = {
-  firestore: 'HALTGATE_FIRESTORE_PORT',
-  pubsub: 'HALTGATE_PUBSUB_PORT',
   sim: 'HALTGATE_SIM_PORT',
-  auth: 'HALTGATE_AUTH_PORT',
   functions: 'HALTGATE_FUNCTIONS_PORT',
 };
 
-/** The defaults, overridden by the HALTGATE_*_PORT variables that are set. Throws on a bad value. */
+/**
+ * The defaults shifted by HALTGATE_EMULATOR_PORT_OFFSET (the same offset that moves the
+ * emulators, so two stacks on one machine don't collide), overridden by the HALTGATE_*_PORT
+ * variables that are set (taken as they are). Throws on a bad value.
+ */
 export function portsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): StackPorts {
-  const ports = { ...DEFAULT_PORTS };
+  const offset = portOffsetFromEnv(env);
+  const ports: StackPorts = { sim: DEFAULT_PORTS.sim + offset, functions: DEFAULT_PORTS.functions + offset };
   for (const key of Object.keys(PORT_ENV_VARS) as Array<keyof StackPorts>) {
     const raw = env[PORT_ENV_VARS[key]];
     if (raw === undefined || raw.trim() === '') continue;

@@ -1,34 +1,50 @@
+import { PubSub } from '@google-cloud/pubsub';
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
+import { getAuth } from 'firebase-admin/auth';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
 import { randomBytes } from 'node:crypto';
-import { startAuthEmulator, type AuthEmulator } from '../auth/identity-toolkit.js';
 import { startAlpacaSimulator, type AlpacaSimulator, type FaultPatch, type FillMode } from '../alpaca-sim/server.js';
-import { startEmbeddedFirestore, type EmbeddedFirestore } from '../firestore/embedded-firestore.js';
-import { startPubSubEmulator, type PubSubEmulator, type PushOptions } from '../pubsub/emulator.js';
+import { SUITE_PROJECT_ID } from '../emulators/suite.js';
+import { startFirestoreInterposer, type FirestoreInterposer } from '../firestore-interposer/interposer.js';
 import { startDemoFeed, type DemoFeed } from './demo-feed.js';
 import { discoverFunctions, type DiscoveredFunction } from './discover.js';
 import { connectFirestoreTrigger, type FirestoreTriggerConnection } from './firestore-triggers.js';
 import { FunctionProcess, type LogSink } from './function-process.js';
 import { freePort, type StackPorts } from './ports.js';
+import { startPushRelay, type PushRelay, type PushRelayOptions } from './push-relay.js';
 import { every, invokeScheduled, scheduleIntervalMs, type ScheduledJob } from './scheduler.js';
 
 /**
- * The local stack as a library: embedded Firestore, the Pub/Sub emulator, the Alpaca
- * simulator and (for demo-* projects) a local Auth emulator in this process; every exported
- * Cloud Function in its own functions-framework process; push subscriptions for
- * Pub/Sub-triggered functions; Eventarc-style delivery for Firestore-triggered ones; a timer
- * per scheduled function; optionally the demo strategy. Used by `npm start` (dev/stack/main.ts), the chaos
- * test, the benchmark and browser tests. Ports 0 (the library default) = free ports.
+ * The local stack as a library, on the official Firebase Emulator Suite: Firestore, Pub/Sub
+ * and Auth are the emulators that `firebase emulators:exec` started (dev/emulators/exec.ts;
+ * `npm start` runs the stack under it) and announced in FIRESTORE_EMULATOR_HOST,
+ * PUBSUB_EMULATOR_HOST and FIREBASE_AUTH_EMULATOR_HOST. The stack adds, per start:
+ *   - the Alpaca simulator (in this process);
+ *   - every exported Cloud Function in its own `@google-cloud/functions-framework` process
+ *     (what Cloud Functions 2nd gen runs; real SIGTERM and kill -9);
+ *   - for each Pub/Sub-triggered function, a PUSH subscription in the Pub/Sub emulator whose
+ *     endpoint is the function's URL (functions-framework turns the raw push body into the
+ *     CloudEvent; the event id is the message id, kept across redeliveries);
+ *   - for Firestore-triggered functions, a listener that delivers Eventarc-style CloudEvents
+ *     (./firestore-triggers.ts); a timer per scheduled function (./scheduler.ts);
+ *   - for demo-* projects, the local operator and viewer users in the Auth emulator;
+ *   - optionally the demo strategy, a gRPC interposer between the function processes and the
+ *     Firestore emulator (RPC counts, fault injection), and a push relay per Pub/Sub function
+ *     (delivery counts, duplicates, a concurrency bound).
+ * Everything lives in the stack's project (default `demo-haltgate`, the suite's own): stacks
+ * with different project ids run side by side on one suite without seeing each other.
+ * Used by `npm start` (dev/stack/main.ts), the chaos test, the benchmark and the e2e tests.
+ * Ports 0 (the library default) = free ports.
  */
 
-export const LOCAL_PROJECT_ID = 'demo-haltgate';
+export const LOCAL_PROJECT_ID = SUITE_PROJECT_ID;
 
 export interface LocalStackOptions {
   /** Missing entries and 0: free ports. `npm start` passes `portsFromEnv()`. */
   ports?: Partial<StackPorts>;
   /** Default `demo-haltgate`. */
   projectId?: string;
-  /** Seeds the simulator's fault dice, the Pub/Sub duplicate dice and the demo feed. Default 1. */
+  /** Seeds the simulator's fault dice, the push relays' duplicate dice and the demo feed. Default 1. */
   seed?: number;
   /** Start only these functions (default: every exported one). */
   only?: string[];
@@ -38,8 +54,15 @@ export interface LocalStackOptions {
   demoEnv?: Record<string, string>;
   /** Overrides of the functions' environment (EXECUTION_MODE, BROKER_TIMEOUT_MS, ...). */
   functionsEnv?: Record<string, string>;
-  /** Push delivery of Pub/Sub-triggered functions. Local default: backoff 1 s → 10 s. */
-  pubsub?: Partial<PushOptions>;
+  /** Push subscriptions: ack deadline (10–600 s). Default: the function's timeout + 5 s. */
+  pubsub?: { ackDeadlineSeconds?: number };
+  /**
+   * A push relay (./push-relay.ts) between the Pub/Sub emulator and each Pub/Sub-triggered
+   * function. Default: none, the emulator pushes to the function itself.
+   */
+  pushRelay?: PushRelayOptions | false;
+  /** A gRPC interposer between the function processes and the Firestore emulator. Default false. */
+  interposer?: boolean;
   sim?: { faults?: FaultPatch; fillMode?: FillMode };
   /**
    * Scheduled functions: 'auto' (default) invokes each on its own schedule; a number invokes
@@ -51,18 +74,16 @@ export interface LocalStackOptions {
   /** Where function and demo logs go. Default: stderr with a `[name]` prefix, or nowhere when `quiet`. */
   log?: LogSink;
   quiet?: boolean;
-  /** Lets a caller put something (a recording proxy) between Pub/Sub and a function. */
-  pushEndpoint?: (fn: DiscoveredFunction, functionUrl: string) => string | Promise<string>;
   /** Status messages of the stack itself (banner warnings). Default: stderr unless quiet. */
   notice?: (message: string) => void;
   /**
-   * The local Auth emulator and its users (demo-* projects only; default on there). Passwords
-   * default to fresh random ones per start.
+   * The local operator and viewer users in the Auth emulator (demo-* projects only; default
+   * on there). Passwords default to fresh random ones per start.
    */
   auth?: false | { operatorPassword?: string; viewerPassword?: string };
 }
 
-/** A user of the local Auth emulator, for signing in to the dashboard. */
+/** A user of the Auth emulator, for signing in to the dashboard. */
 export interface LocalUser {
   uid: string;
   email: string;
@@ -71,11 +92,15 @@ export interface LocalUser {
 }
 
 export interface LocalAuth {
-  emulator: AuthEmulator;
   /** FIREBASE_AUTH_EMULATOR_HOST value. */
   host: string;
   /** The web API key the dashboard sends (any value works with the emulator). */
   webApiKey: string;
+  /**
+   * Whether the dashboard's email/password sign-in can reach these users: firebase-tools'
+   * Auth emulator serves `accounts:signInWithPassword` for the suite's own project only.
+   */
+  signInWorks: boolean;
   operator: LocalUser;
   viewer: LocalUser;
 }
@@ -84,32 +109,67 @@ export const LOCAL_OPERATOR_EMAIL = 'operator@haltgate.local';
 export const LOCAL_VIEWER_EMAIL = 'viewer@haltgate.local';
 const LOCAL_WEB_API_KEY = 'local-emulator-web-api-key';
 
+/** The official emulators the stack runs on, from the standard variables. */
+export interface EmulatorHosts {
+  firestore: string;
+  pubsub: string;
+  /** null when the stack does not need it (no local users). */
+  auth: string | null;
+}
+
+const HOW_TO_START =
+  'The local stack runs on the official Firebase Emulator Suite, which sets it: start the stack with `npm start` or `npm run stack`, ' +
+  'or run your command under the suite with `npx tsx dev/emulators/exec.ts -- <command>` (it starts the Firestore, Pub/Sub and Auth emulators).';
+
+/** Reads the emulator hosts; throws naming the first missing variable and how to start the suite. */
+export function emulatorHostsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env, opts: { needAuth: boolean } = { needAuth: true }): EmulatorHosts {
+  const need = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new Error(`${name} is not set. ${HOW_TO_START}`);
+    return value;
+  };
+  return { firestore: need('FIRESTORE_EMULATOR_HOST'), pubsub: need('PUBSUB_EMULATOR_HOST'), auth: opts.needAuth ? need('FIREBASE_AUTH_EMULATOR_HOST') : null };
+}
+
 export interface LocalStack {
   projectId: string;
-  /** FIRESTORE_EMULATOR_HOST value. */
+  /** The Firestore emulator (FIRESTORE_EMULATOR_HOST). */
   firestoreHost: string;
-  /** PUBSUB_EMULATOR_HOST value. */
+  /** What the function processes use as FIRESTORE_EMULATOR_HOST: the interposer when there is one. */
+  functionsFirestoreHost: string;
+  /** The Pub/Sub emulator (PUBSUB_EMULATOR_HOST). */
   pubsubHost: string;
   simUrl: string;
   /** The ops dashboard (the `ops` function), when it runs. */
   dashboardUrl: string | null;
-  /** The local Auth emulator and its users; null for non-demo projects or `auth: false`. */
+  /** The local users in the Auth emulator; null for non-demo projects or `auth: false`. */
   auth: LocalAuth | null;
   /** Firestore trigger deliveries by function name (for tests). */
   firestoreTriggers: Record<string, FirestoreTriggerConnection>;
   /** Function name → URL of its functions-framework process. */
   functionUrls: Record<string, string>;
   functions: DiscoveredFunction[];
-  /** The in-process servers, for tests and the benchmark (stats, commit log, faults, request log). */
-  firestore: EmbeddedFirestore;
-  pubsub: PubSubEmulator;
+  /** The gRPC interposer in front of the Firestore emulator for the function processes (`interposer: true`). */
+  interposer: FirestoreInterposer | null;
+  /** Push relays by function name (`pushRelay`). */
+  relays: Record<string, PushRelay>;
   sim: AlpacaSimulator;
-  /** A firebase-admin Firestore client of the stack's own. */
+  /** A firebase-admin Firestore client of the stack's own, straight to the emulator. */
   db: Firestore;
+  /** A Pub/Sub client of the stack's own on the emulator (closed by stop()). */
+  pubsub: PubSub;
   /** The environment the function processes get. */
   functionsEnv: Record<string, string>;
   /** Push subscription names of Pub/Sub-triggered functions, by function name. */
   subscriptions: Record<string, string>;
+  /** The push endpoint of each Pub/Sub-triggered function (its URL, or its relay's). */
+  pushEndpoints: Record<string, string>;
+  /**
+   * Another push subscription on `topic` (created if needed) to `endpoint`, a base URL such as
+   * a function's URL or a relay's (the path naming the topic is added, as for the stack's
+   * own). The benchmark feeds one function from several topics with it. Deleted by stop().
+   */
+  addPushSubscription(o: { topic: string; name: string; endpoint: string; ackDeadlineSeconds?: number }): Promise<string>;
   demo: DemoFeed | null;
   /** Current PID of a function process (null while it is down). */
   functionPid(name: string): number | null;
@@ -122,7 +182,11 @@ export interface LocalStack {
   startFunction(name: string): Promise<void>;
   /** One Cloud Scheduler attempt at a scheduled function: its HTTP status (0 if unreachable). */
   invokeScheduled(name: string): Promise<number>;
-  /** Demo first, then timers, function processes (SIGTERM, drain), Pub/Sub, simulator, Firestore. Idempotent. */
+  /**
+   * Demo first, then timers and triggers, the push subscriptions (so the emulator stops
+   * pushing), relays, function processes (SIGTERM, drain), clients, simulator, interposer.
+   * The emulators keep running (they belong to the suite). Idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -153,6 +217,42 @@ function baseFunctionEnv(o: { projectId: string; firestoreHost: string; pubsubHo
   };
 }
 
+/** Waits for `p` at most `ms` (a cleanup step must not hold up the ones after it). */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** gRPC ALREADY_EXISTS / NOT_FOUND. */
+const grpcCode = (err: unknown): number | undefined => (err as { code?: number }).code;
+
+async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
+  try {
+    await pubsub.createTopic(name);
+  } catch (err) {
+    if (grpcCode(err) !== 6) throw err;
+  }
+}
+
+/**
+ * A push subscription `name` on `topic` to `endpoint`. No retry policy: the emulator's
+ * (0.8.20) stops redelivering after a few attempts when one is set; without one it
+ * redelivers a message 1 s after every non-2xx answer, like a fixed backoff.
+ */
+async function createPushSubscription(pubsub: PubSub, o: { topic: string; name: string; endpoint: string; ackDeadlineSeconds: number }): Promise<string> {
+  await ensureTopic(pubsub, o.topic);
+  const options = { pushConfig: { pushEndpoint: o.endpoint }, ackDeadlineSeconds: o.ackDeadlineSeconds };
+  try {
+    await pubsub.topic(o.topic).createSubscription(o.name, options);
+  } catch (err) {
+    if (grpcCode(err) !== 6) throw err;
+    // Left over from an earlier run on the same suite: point it here.
+    await pubsub.subscription(o.name).modifyPushConfig(options.pushConfig);
+  }
+  return o.name;
+}
+
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const projectId = opts.projectId ?? LOCAL_PROJECT_ID;
   const seed = opts.seed ?? 1;
@@ -163,6 +263,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   if (opts.openKillSwitch && !projectId.startsWith('demo-')) {
     throw new Error(`refusing to write ops/killSwitch for project ${projectId}: only demo-* projects are local`);
   }
+  // A deployed function refuses tokens while FIREBASE_AUTH_EMULATOR_HOST is set outside a
+  // demo-* project (functions/src/ops/firebase-verifier.ts): local users are for those only.
+  const withUsers = opts.auth !== false && projectId.startsWith('demo-');
+  const hosts = emulatorHostsFromEnv(process.env, { needAuth: withUsers });
 
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
@@ -170,10 +274,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
-    const firestore = await startEmbeddedFirestore({ port: ports.firestore ?? 0, projectId });
-    cleanups.push(() => firestore.stop());
-    const pubsub = await startPubSubEmulator({ port: ports.pubsub ?? 0, projectId, seed });
-    cleanups.push(() => pubsub.stop());
+    const interposer = opts.interposer ? await startFirestoreInterposer({ upstream: hosts.firestore }) : null;
+    if (interposer) cleanups.push(() => interposer.stop());
+    const functionsFirestoreHost = interposer?.host ?? hosts.firestore;
     const sim = await startAlpacaSimulator({
       port: ports.sim ?? 0,
       seed,
@@ -182,38 +285,53 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     cleanups.push(() => sim.stop());
 
-    // A deployed function refuses tokens while FIREBASE_AUTH_EMULATOR_HOST is set outside a
-    // demo-* project (functions/src/ops/firebase-verifier.ts): the emulator is for those only.
-    let auth: LocalAuth | null = null;
-    if (opts.auth !== false && projectId.startsWith('demo-')) {
-      const emulator = await startAuthEmulator({ projectId, port: ports.auth ?? 0 });
-      cleanups.push(() => emulator.stop());
-      const password = (given: string | undefined) => given ?? randomBytes(9).toString('base64url');
-      const make = (email: string, role: LocalUser['role'], pw: string): LocalUser => {
-        const u = emulator.createUser({ uid: `local-${role}`, email, password: pw, displayName: `local ${role}`, customClaims: { haltgate: { role } } });
-        return { uid: u.uid, email, password: pw, role };
-      };
-      const authOpts = opts.auth === undefined ? {} : opts.auth;
-      auth = {
-        emulator,
-        host: emulator.host,
-        webApiKey: LOCAL_WEB_API_KEY,
-        operator: make(LOCAL_OPERATOR_EMAIL, 'operator', password(authOpts.operatorPassword)),
-        viewer: make(LOCAL_VIEWER_EMAIL, 'viewer', password(authOpts.viewerPassword)),
-      };
-    } else if (opts.auth !== false) {
-      notice(`project ${projectId} is not demo-*: no local Auth emulator; the ops API needs real Firebase ID tokens`);
-    }
-
     appCounter += 1;
     const app: App = initializeApp({ projectId }, `haltgate-stack-${process.pid}-${appCounter}`);
     cleanups.push(() => deleteApp(app));
     const db = getFirestore(app);
-    // Emulator mode without touching this process's FIRESTORE_EMULATOR_HOST (ssl:false = owner token).
-    db.settings({ host: firestore.host, ssl: false });
+    db.settings({ host: hosts.firestore, ssl: false });
+    const pubsub = new PubSub({ projectId, apiEndpoint: hosts.pubsub, emulatorMode: true });
+    cleanups.push(() => bounded(pubsub.close(), 3_000));
+
+    let auth: LocalAuth | null = null;
+    if (withUsers && hosts.auth) {
+      // firebase-admin's Auth client takes the emulator from FIREBASE_AUTH_EMULATOR_HOST (set).
+      const admin = getAuth(app);
+      const password = (given: string | undefined) => given ?? randomBytes(9).toString('base64url');
+      const make = async (email: string, role: LocalUser['role'], pw: string): Promise<LocalUser> => {
+        const uid = `local-${role}`;
+        const props = { email, password: pw, displayName: `local ${role}`, emailVerified: true };
+        try {
+          await admin.createUser({ uid, ...props });
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code !== 'auth/uid-already-exists' && code !== 'auth/email-already-exists') throw err;
+          await admin.updateUser(uid, props);
+        }
+        await admin.setCustomUserClaims(uid, { haltgate: { role } });
+        return { uid, email, password: pw, role };
+      };
+      const authOpts = opts.auth === undefined || opts.auth === false ? {} : opts.auth;
+      const signInWorks = projectId === SUITE_PROJECT_ID;
+      auth = {
+        host: hosts.auth,
+        webApiKey: LOCAL_WEB_API_KEY,
+        signInWorks,
+        operator: await make(LOCAL_OPERATOR_EMAIL, 'operator', password(authOpts.operatorPassword)),
+        viewer: await make(LOCAL_VIEWER_EMAIL, 'viewer', password(authOpts.viewerPassword)),
+      };
+      if (!signInWorks) {
+        notice(
+          `the Auth emulator signs in with email and password for project ${SUITE_PROJECT_ID} only (it maps every API key to the suite's project); ` +
+            `the local users of ${projectId} exist, but the dashboard cannot sign them in`,
+        );
+      }
+    } else if (opts.auth !== false) {
+      notice(`project ${projectId} is not demo-*: no local users; the ops API needs real Firebase ID tokens`);
+    }
 
     const functionsEnv: Record<string, string> = {
-      ...baseFunctionEnv({ projectId, firestoreHost: firestore.host, pubsubHost: pubsub.emulatorHost, sim }),
+      ...baseFunctionEnv({ projectId, firestoreHost: functionsFirestoreHost, pubsubHost: hosts.pubsub, sim }),
       ...(auth ? { FIREBASE_AUTH_EMULATOR_HOST: auth.host, OPS_WEB_API_KEY: auth.webApiKey } : {}),
       ...opts.functionsEnv,
     };
@@ -237,7 +355,24 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const functionUrls: Record<string, string> = {};
     for (const [name, p] of processes) functionUrls[name] = p.url;
 
+    // Topics strategies and functions publish to even when no function listens (ops-events).
+    for (const topic of ['order-intents', 'ops-events']) await ensureTopic(pubsub, topic);
+
+    const relays: Record<string, PushRelay> = {};
+    cleanups.push(async () => {
+      await Promise.all(Object.values(relays).map((r) => r.stop()));
+    });
     const subscriptions: Record<string, string> = {};
+    const created: string[] = [];
+    // Deleted before the relays and function processes stop: the emulator would otherwise
+    // keep pushing (and redelivering every second) to endpoints that are gone.
+    // Bounded: when the suite is already gone (its SIGTERM), the client would retry for a minute.
+    cleanups.push(async () => {
+      await bounded(Promise.all(created.map((name) => pubsub.subscription(name).delete().catch(() => {}))), 3_000);
+    });
+    const pushEndpoints: Record<string, string> = {};
+    const executeTimeoutS = Number(functionsEnv.EXECUTE_TIMEOUT_SECONDS ?? '60');
+    const ackDeadlineSeconds = Math.min(600, Math.max(10, opts.pubsub?.ackDeadlineSeconds ?? executeTimeoutS + 5));
     const jobs: ScheduledJob[] = [];
     const triggers: Record<string, FirestoreTriggerConnection> = {};
     cleanups.push(async () => {
@@ -248,18 +383,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       const url = functionUrls[fn.name] ?? '';
       const t = fn.trigger;
       if (t.kind === 'pubsub') {
-        const endpoint = opts.pushEndpoint ? await opts.pushEndpoint(fn, url) : url;
-        const executeTimeoutMs = Number(functionsEnv.EXECUTE_TIMEOUT_SECONDS ?? '60') * 1000;
-        subscriptions[fn.name] = pubsub.addPushSubscription({
-          topic: t.topic,
-          name: `eventarc-${fn.name}`,
-          endpoint,
-          // Pub/Sub's real backoff (10 s → 600 s) would make a local demo look stuck.
-          minBackoffMs: 1_000,
-          maxBackoffMs: 10_000,
-          ackDeadlineMs: executeTimeoutMs + 5_000,
-          ...opts.pubsub,
-        });
+        let base = url;
+        if (opts.pushRelay) {
+          const relay = await startPushRelay(url, { seed, ...opts.pushRelay });
+          relays[fn.name] = relay;
+          base = relay.url;
+        }
+        // functions-framework reads the topic for the CloudEvent's source from the path.
+        const endpoint = `${base}projects/${projectId}/topics/${t.topic}`;
+        pushEndpoints[fn.name] = endpoint;
+        const name = `eventarc-${fn.name}`;
+        subscriptions[fn.name] = await createPushSubscription(pubsub, { topic: t.topic, name, endpoint, ackDeadlineSeconds });
+        created.push(name);
       } else if (t.kind === 'schedule') {
         const schedules = opts.schedules ?? 'auto';
         if (schedules === 'off') continue;
@@ -270,9 +405,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         triggers[fn.name] = await connectFirestoreTrigger(fn, url, { db, projectId, warn: notice });
       }
     }
-    // Topics strategies publish to even when no function listens (ops-events).
-    pubsub.createTopic('order-intents');
-    pubsub.createTopic('ops-events');
 
     if (opts.openKillSwitch) {
       await db.doc('ops/killSwitch').set({ halted: false, reason: opts.openKillSwitch.reason, updatedBy: opts.openKillSwitch.updatedBy, updatedAt: new Date() });
@@ -283,10 +415,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (opts.demo) {
       demo = startDemoFeed({
         env: {
-          PUBSUB_EMULATOR_HOST: pubsub.emulatorHost,
-          FIRESTORE_EMULATOR_HOST: firestore.host,
+          PUBSUB_EMULATOR_HOST: hosts.pubsub,
+          FIRESTORE_EMULATOR_HOST: hosts.firestore,
           GCLOUD_PROJECT: projectId,
           GOOGLE_CLOUD_PROJECT: projectId,
+          FIREBASE_CONFIG: JSON.stringify({ projectId }),
           METADATA_SERVER_DETECTION: 'none',
           HALTGATE_DEMO_SEED: String(seed),
           ...opts.demoEnv,
@@ -309,20 +442,30 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let stopping: Promise<void> | undefined;
     return {
       projectId,
-      firestoreHost: firestore.host,
-      pubsubHost: pubsub.emulatorHost,
+      firestoreHost: hosts.firestore,
+      functionsFirestoreHost,
+      pubsubHost: hosts.pubsub,
       simUrl: sim.url,
       dashboardUrl: functionUrls.ops ?? null,
       auth,
       firestoreTriggers: triggers,
       functionUrls,
       functions: discovered,
-      firestore,
-      pubsub,
+      interposer,
+      relays,
       sim,
       db,
+      pubsub,
       functionsEnv,
       subscriptions,
+      pushEndpoints,
+      async addPushSubscription(o) {
+        const base = o.endpoint.endsWith('/') ? o.endpoint : `${o.endpoint}/`;
+        const endpoint = `${base}projects/${projectId}/topics/${o.topic}`;
+        const name = await createPushSubscription(pubsub, { topic: o.topic, name: o.name, endpoint, ackDeadlineSeconds: o.ackDeadlineSeconds ?? ackDeadlineSeconds });
+        created.push(name);
+        return name;
+      },
       demo,
       functionPid: (name) => get(name).pid,
       allPids: () => [...demoPids, ...[...processes.values()].flatMap((p) => p.pids)],

@@ -1,37 +1,31 @@
 import type { Firestore } from 'firebase-admin/firestore';
-import type { PubSubEmulator } from '../pubsub/emulator.js';
+import type { PushRelayStats } from './push-relay.js';
 
-/** The live one-line status of the local stack: record counts by state, deliveries in flight, halt state. */
+/** The live one-line status of the local stack: record counts by state, claims in flight, halt state. */
 export interface StackStatus {
   counts: Record<string, number>;
-  /** Push deliveries awaiting an answer from the function. */
-  inFlight: number;
-  /** Messages published and not acknowledged yet (in flight or waiting for redelivery). */
-  backlog: number;
   invalid: number;
   /** null: no kill-switch document (which the functions treat as halted). */
   halted: boolean | null;
+  /** Deliveries through a push relay, when the stack has one in front of executeIntent. */
+  relay?: PushRelayStats;
 }
 
 const STATES = ['submitted', 'refused', 'unknown', 'submitting', 'released', 'rejected', 'abandoned', 'dry_run'] as const;
 
-export async function readStatus(db: Firestore, pubsub: PubSubEmulator, subscription: string | undefined): Promise<StackStatus> {
+/**
+ * Read from Firestore only (the Pub/Sub emulator has no backlog metrics): `submitting` is what
+ * is claimed and not settled yet.
+ */
+export async function readStatus(db: Firestore, relay?: { stats(): PushRelayStats }): Promise<StackStatus> {
   const submissions = db.collection('submissions');
   const [counts, invalid, kill] = await Promise.all([
     Promise.all(STATES.map(async (s) => [s, (await submissions.where('state', '==', s).count().get()).data().count] as const)),
     db.collection('invalidIntents').count().get(),
     db.doc('ops/killSwitch').get(),
   ]);
-  const stats = pubsub.stats();
-  const sub = subscription ? Object.values(stats.subscriptions).find((s) => s.name === subscription) : undefined;
   const halted = kill.exists ? kill.get('halted') !== false : null;
-  return {
-    counts: Object.fromEntries(counts),
-    inFlight: sub?.inFlight ?? stats.inFlight,
-    backlog: sub?.unacked ?? stats.unacked,
-    invalid: invalid.data().count,
-    halted,
-  };
+  return { counts: Object.fromEntries(counts), invalid: invalid.data().count, halted, ...(relay ? { relay: relay.stats() } : {}) };
 }
 
 export function formatStatus(s: StackStatus): string {
@@ -41,9 +35,9 @@ export function formatStatus(s: StackStatus): string {
     .filter((k) => c(k) > 0)
     .map((k) => ` ${k} ${c(k)}`)
     .join('');
+  const relay = s.relay ? ` | deliveries ${s.relay.deliveries} (in flight ${s.relay.inFlight})` : '';
   return (
-    `submitted ${c('submitted')} | refused ${c('refused')} | unknown ${c('unknown')} | ` +
-    `in flight ${s.inFlight} (submitting ${c('submitting')}, backlog ${s.backlog})${extra}` +
-    `${s.invalid > 0 ? ` | invalid ${s.invalid}` : ''} | kill switch: ${halt}`
+    `submitted ${c('submitted')} | refused ${c('refused')} | unknown ${c('unknown')} | in flight ${c('submitting')}${extra}` +
+    `${s.invalid > 0 ? ` | invalid ${s.invalid}` : ''}${relay} | kill switch: ${halt}`
   );
 }

@@ -29,7 +29,9 @@ describe('chaos through the local stack (small)', () => {
         expect(report.invariants, formatReport(report)).toEqual(NO_VIOLATIONS);
         // The storm must have been a storm: kills, halts and broker faults all happened.
         expect(report.kills).toBeGreaterThan(0);
+        // G2 was checked on claim commits seen on the wire and on the records' claim times.
         expect(report.claimsChecked).toBeGreaterThan(0);
+        expect(report.claimRequestsChecked).toBeGreaterThan(0);
         const injected = Object.values(report.sim.faults).reduce((a, b) => a + b, 0);
         expect(injected).toBeGreaterThanOrEqual(3);
       },

@@ -1,19 +1,25 @@
 import { PubSub } from '@google-cloud/pubsub';
+import type { Timestamp } from 'firebase-admin/firestore';
 import { mulberry32 } from '../../dev/alpaca-sim/faults.js';
 import type { SimOrder } from '../../dev/alpaca-sim/server.js';
 import type { LogSink } from '../../dev/stack/function-process.js';
+import { PUSH_ACK_STATUSES } from '../../dev/stack/push-relay.js';
 import { startLocalStack, type LocalStack } from '../../dev/stack/stack.js';
 import type { OrderIntent } from '../../functions/src/domain/intent.js';
 import { TERMINAL_STATES, type SubmissionState } from '../../functions/src/domain/submission.js';
 import { publishIntent } from '../../runner/src/index.js';
-import { checkInvariants, type Invariants, type PublishedMessage, type RecordSnapshot } from './invariants.js';
+import { uniqueProjectId } from '../support/emulators.js';
+import { checkInvariants, timestampMicros, type Invariants, type KillSwitchWrite, type PublishedMessage, type RecordSnapshot } from './invariants.js';
 
 /**
- * The chaos scenario, through the whole local stack: executeIntent and the reconciler in their
- * own functions-framework processes, Pub/Sub pushing with duplicate deliveries, the simulator
- * injecting latency, 5xx, hangs and lost responses; meanwhile the executeIntent process is
- * SIGKILLed and restarted, and the kill switch is flipped on and off. Then the faults stop,
- * the backlog drains, the reconciler settles what is unknown, and the invariants are counted.
+ * The chaos scenario, through the whole local stack on the official emulators (a project of
+ * its own): executeIntent and the reconciler in their own functions-framework processes, the
+ * Pub/Sub emulator's push subscription delivering through a relay that duplicates 15 % of the
+ * deliveries (same message id, as at-least-once delivery may), the simulator injecting
+ * latency, 5xx, hangs and lost responses; meanwhile the executeIntent process is SIGKILLed
+ * and restarted, and the kill switch is flipped on and off. Then the faults stop, the
+ * emulator redelivers what was not acknowledged, the reconciler settles what is unknown, and
+ * the invariants are counted (G2 from server commit times: see ./invariants.ts).
  * Every random choice comes from `seed`: a failing seed replays the same schedule (process
  * timing still varies, so a replay is the same storm, not the same interleaving).
  */
@@ -29,7 +35,7 @@ export interface ChaosOptions {
   halts: number;
   /** Publishing window. */
   publishMs: number;
-  /** Give up settling after this long (the reconciler needs RECONCILE_ABANDON_AFTER_MS, ≥ 60 s). */
+  /** Give up settling after this long (default 10 min; the reconciler needs RECONCILE_ABANDON_AFTER_MS, ≥ 60 s). */
   settleTimeoutMs?: number;
   log?: (line: string) => void;
   /** Start only these functions (default all; executeIntent and reconcileSubmissions are needed). */
@@ -40,13 +46,25 @@ export interface ChaosOptions {
 
 export interface ChaosReport {
   seed: number;
-  published: { valid: number; republished: number; invalid: number };
+  /** topUps: intents added after the storm because it had not reached the broker's faults yet. */
+  published: { valid: number; republished: number; invalid: number; topUps: number };
+  /** The driver's halt and resume writes: how many, and the slowest (it waits for claim transactions' read locks). */
+  killSwitchWrites: { count: number; slowestMs: number };
   kills: number;
   haltPeriods: number;
-  pubsub: { deliveries: number; duplicates: number; nacked: number; outcomes: Record<string, number> };
+  /** Push deliveries as the relay saw them: duplicates are its extra copies; outcomes by HTTP status (502: function down). */
+  pubsub: { deliveries: number; duplicates: number; notAcked: number; outcomes: Record<string, number> };
   sim: { submits: number; faults: Record<string, number>; orders: number };
   states: Record<string, number>;
+  /** `refused` records by reason (halted, ...). */
+  refusedReasons: Record<string, number>;
+  /** Claim commits seen on the wire (server commit times) and checked against the kill switch. */
   claimsChecked: number;
+  /** Records whose latest claim's claimCommittedAt was checked. */
+  claimRequestsChecked: number;
+  /** Latest claims not seen on the wire (killed mid-commit): checked by claimCommittedAt only. */
+  claimsUnseen: number;
+  reclaimed: number;
   invariants: Invariants;
   details: string[];
   settled: boolean;
@@ -82,24 +100,38 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const log = opts.log ?? (() => {});
   const rand = mulberry32(opts.seed * 7919 + 17);
+  // The in-process Pub/Sub client talks to the emulator: no GCE metadata server to probe for.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   const stack = await startLocalStack({
+    projectId: uniqueProjectId(),
     seed: opts.seed,
     quiet: true,
+    auth: false,
     ...(opts.functionLog ? { log: opts.functionLog } : {}),
     ...(opts.only ? { only: opts.only } : {}),
     functionsEnv: CHAOS_FUNCTIONS_ENV,
-    pubsub: { minBackoffMs: 200, maxBackoffMs: 2_000, ackDeadlineMs: 12_000, duplicateRate: 0.15, duplicateCount: 1 },
+    // The emulator redelivers 1 s after a non-2xx answer, and after the ack deadline (the
+    // function's 8 s timeout + 5 s) when no answer came; the relay adds concurrent duplicates.
+    pushRelay: { duplicateRate: 0.15, seed: opts.seed },
+    // The function processes reach the emulator through it: it sees every claim's Commit and
+    // the commit time the server answered (G2 evidence).
+    interposer: true,
     // The reconciler runs all along, racing redeliveries, as in production (only faster).
     schedules: 2_000,
   });
-  // The in-process Pub/Sub client talks to the emulator: no GCE metadata server to probe for.
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
-  const pubsub = new PubSub({ projectId: stack.projectId, apiEndpoint: stack.pubsubHost });
-  const killSwitchWrites: boolean[] = [];
-  const setHalted = async (halted: boolean) => {
-    // Recorded before the write: the log check pairs the k-th kill-switch commit with the k-th value.
-    killSwitchWrites.push(halted);
-    await stack.db.doc('ops/killSwitch').set({ halted, reason: halted ? 'chaos halt' : 'chaos resume', updatedBy: 'chaos', updatedAt: new Date() });
+  const relay = stack.relays.executeIntent;
+  if (!relay) throw new Error('chaos needs the executeIntent function');
+  const pubsub = new PubSub({ projectId: stack.projectId, apiEndpoint: stack.pubsubHost, emulatorMode: true });
+  const killSwitchWrites: KillSwitchWrite[] = [];
+  let halted: boolean | null = null;
+  let slowestKillSwitchWriteMs = 0;
+  const setHalted = async (value: boolean) => {
+    const t0 = Date.now();
+    const result = await stack.db.doc('ops/killSwitch').set({ halted: value, reason: value ? 'chaos halt' : 'chaos resume', updatedBy: 'chaos', updatedAt: new Date() });
+    slowestKillSwitchWriteMs = Math.max(slowestKillSwitchWriteMs, Date.now() - t0);
+    // The server's commit time of this write: G2 is checked against it.
+    killSwitchWrites.push({ halted: value, writeMicros: timestampMicros(result.writeTime) });
+    halted = value;
   };
   const injectedFaults = async () => {
     const res = await fetch(`${stack.simUrl}/__sim/requests`);
@@ -122,26 +154,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     let republished = 0;
     let invalid = 0;
     const intervalMs = opts.publishMs / opts.intents;
+    const topic = pubsub.topic('order-intents');
+    const makeIntent = (intentId: string, i: number): OrderIntent => {
+      const limit = rand() < 0.4;
+      return {
+        intentId,
+        strategyId: `chaos-strategy-${i % opts.strategies}`,
+        symbol: symbols[Math.floor(rand() * symbols.length)] ?? 'AAPL',
+        side: rand() < 0.5 ? 'buy' : 'sell',
+        qty: 1 + Math.floor(rand() * 10),
+        type: limit ? 'limit' : 'market',
+        ...(limit ? { limitPrice: 100 + Math.round(rand() * 5000) / 100 } : {}),
+        timeInForce: 'day',
+        createdAt: new Date().toISOString(),
+      };
+    };
+    const publishOne = (intent: OrderIntent) => {
+      const p = publishIntent(intent, { topic }).then((messageId) => void published.push({ messageId, intentId: intent.intentId }));
+      publishes.push(p);
+      return p;
+    };
     const publishAll = async () => {
-      const topic = pubsub.topic('order-intents');
       for (let i = 0; i < opts.intents; i += 1) {
-        const limit = rand() < 0.4;
-        const intent: OrderIntent = {
-          intentId: `chaos-${opts.seed}-${i}`,
-          strategyId: `chaos-strategy-${i % opts.strategies}`,
-          symbol: symbols[Math.floor(rand() * symbols.length)] ?? 'AAPL',
-          side: rand() < 0.5 ? 'buy' : 'sell',
-          qty: 1 + Math.floor(rand() * 10),
-          type: limit ? 'limit' : 'market',
-          ...(limit ? { limitPrice: 100 + Math.round(rand() * 5000) / 100 } : {}),
-          timeInForce: 'day',
-          createdAt: new Date().toISOString(),
-        };
+        const intent = makeIntent(`chaos-${opts.seed}-${i}`, i);
         const copies = rand() < 0.08 ? 2 : 1; // a publisher retrying after an unclear publish
         republished += copies - 1;
-        for (let c = 0; c < copies; c += 1) {
-          publishes.push(publishIntent(intent, { topic }).then((messageId) => void published.push({ messageId, intentId: intent.intentId })));
-        }
+        for (let c = 0; c < copies; c += 1) void publishOne(intent);
         if (rand() < 0.02) {
           invalid += 1;
           publishes.push(
@@ -183,27 +221,45 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(publishes);
     // On a loaded machine the backlog reaches the broker after the publishing window: keep the
     // faults on until the storm has really hit the broker (bounded), rather than trusting timing.
-    const stormUntil = Date.now() + 60_000;
-    while ((await injectedFaults()) < MIN_INJECTED_FAULTS && Date.now() < stormUntil) await sleep(250);
+    // A kill -9 in the middle of a claim transaction leaves its read lock on ops/killSwitch
+    // until the emulator expires the transaction (about a minute): a halt or resume written
+    // meanwhile waits, and the backlog may meet a long halt and be refused. If so, top the
+    // storm up with more intents (gate open, faults on) until the broker has seen its faults.
+    const stormUntil = Date.now() + 180_000;
+    let topUps = 0;
+    while ((await injectedFaults()) < MIN_INJECTED_FAULTS && Date.now() < stormUntil) {
+      if (halted !== false) await setHalted(false);
+      if (stack.functionPid('executeIntent') === null) await stack.startFunction('executeIntent');
+      const batch = Array.from({ length: 10 }, () => {
+        topUps += 1;
+        return makeIntent(`chaos-${opts.seed}-top-${topUps}`, topUps);
+      });
+      await Promise.all(batch.map(publishOne));
+      const until = Date.now() + 15_000;
+      while (Date.now() < until && (await injectedFaults()) < MIN_INJECTED_FAULTS && published.some((m) => !relay.isAcked(m.messageId))) await sleep(250);
+    }
+    if (topUps > 0) log(`topped the storm up with ${topUps} intents`);
     log(`published ${published.length} messages; faults off, settling`);
 
     // ---- settle: no faults, gate open, function up; wait for the backlog and the reconciler
     await simFaults({ clear: true, seed: opts.seed });
-    if (killSwitchWrites.at(-1) !== false) await setHalted(false);
+    if (halted !== false) await setHalted(false);
     if (stack.functionPid('executeIntent') === null) await stack.startFunction('executeIntent');
     const validIds = new Set(published.flatMap((m) => (m.intentId ? [m.intentId] : [])));
-    const deadline = Date.now() + (opts.settleTimeoutMs ?? 180_000);
+    const deadline = Date.now() + (opts.settleTimeoutMs ?? 600_000);
     let settled = false;
     let lastLine = '';
     while (Date.now() < deadline) {
-      const [records, stats] = [await readRecords(stack), stack.pubsub.stats()];
-      const sub = Object.values(stats.subscriptions).find((s) => s.name === stack.subscriptions.executeIntent);
+      const records = await readRecords(stack);
+      const stats = relay.stats();
       const open = [...records.values()].filter((r) => !TERMINAL_STATES.has(r.state)).length;
       const missing = [...validIds].filter((id) => !records.has(id)).length;
-      const line = `backlog ${sub?.unacked ?? '?'}, in flight ${sub?.inFlight ?? '?'}, non-terminal ${open}, no record yet ${missing}`;
+      // Acknowledged: the emulator got a 2xx for the message (it redelivers the others).
+      const unacked = published.filter((m) => !relay.isAcked(m.messageId)).length;
+      const line = `not acknowledged ${unacked}, in flight ${stats.inFlight}, non-terminal ${open}, no record yet ${missing}`;
       if (line !== lastLine) log(line);
       lastLine = line;
-      if (open === 0 && missing === 0 && sub?.unacked === 0 && sub.inFlight === 0) {
+      if (open === 0 && missing === 0 && unacked === 0 && stats.inFlight === 0) {
         settled = true;
         break;
       }
@@ -215,23 +271,36 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const invalidSnap = await stack.db.collection('invalidIntents').get();
     const invalidMessageIds = new Set(invalidSnap.docs.map((d) => String(d.get('messageId') ?? d.id)));
     const orders: SimOrder[] = stack.sim.orders();
-    const result = checkInvariants({ published, records, invalidMessageIds, orders, commits: stack.firestore.commitLog.entries(), killSwitchWrites });
+    const claimCommits = stack.interposer!.commits
+      .entries()
+      .filter((c) => c.transactional)
+      .flatMap((c) => c.serverValues.filter((d) => d.startsWith('submissions/')).map((d) => ({ intentId: d.slice('submissions/'.length), commitMicros: c.commitMicros })));
+    const result = checkInvariants({ published, records, invalidMessageIds, orders, killSwitchWrites, claimCommits });
     const states: Record<string, number> = {};
-    for (const r of records.values()) states[r.state] = (states[r.state] ?? 0) + 1;
+    const refusedReasons: Record<string, number> = {};
+    for (const r of records.values()) {
+      states[r.state] = (states[r.state] ?? 0) + 1;
+      if (r.state === 'refused') refusedReasons[r.reason ?? '?'] = (refusedReasons[r.reason ?? '?'] ?? 0) + 1;
+    }
     const submits = stack.sim.requestLog.filter((r) => r.method === 'POST' && r.path === '/v2/orders');
     const faults: Record<string, number> = {};
     for (const r of submits) if (r.fault) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
-    const stats = stack.pubsub.stats();
-    const sub = Object.values(stats.subscriptions).find((s) => s.name === stack.subscriptions.executeIntent);
+    const stats = relay.stats();
+    const acks = Object.entries(stats.outcomes).filter(([status]) => PUSH_ACK_STATUSES.has(Number(status))).reduce((n, [, v]) => n + v, 0);
     return {
       seed: opts.seed,
-      published: { valid: validIds.size, republished, invalid },
+      published: { valid: validIds.size, republished, invalid, topUps },
+      killSwitchWrites: { count: killSwitchWrites.length, slowestMs: slowestKillSwitchWriteMs },
       kills: killTimes.length,
       haltPeriods: haltTimes.length,
-      pubsub: { deliveries: sub?.deliveries ?? 0, duplicates: sub?.duplicates ?? 0, nacked: sub?.nacked ?? 0, outcomes: sub?.outcomes ?? {} },
+      pubsub: { deliveries: stats.deliveries, duplicates: stats.duplicates, notAcked: stats.deliveries - acks, outcomes: stats.outcomes },
       sim: { submits: submits.length, faults, orders: orders.length },
       states,
+      refusedReasons,
       claimsChecked: result.claimsChecked,
+      claimRequestsChecked: result.claimRequestsChecked,
+      claimsUnseen: result.claimsUnseen,
+      reclaimed: result.reclaimed,
       invariants: result.invariants,
       details: result.details,
       settled,
@@ -251,20 +320,29 @@ async function readRecords(stack: LocalStack): Promise<Map<string, RecordSnapsho
       intentId: d.id,
       state: d.get('state') as SubmissionState,
       brokerOrderId: (d.get('brokerOrderId') as string | null | undefined) ?? null,
-      history: ((d.get('history') as Array<{ state: string }> | undefined) ?? []).map((h) => ({ state: h.state })),
+      reason: (d.get('reason') as string | null | undefined) ?? null,
+      claimCommittedMicros: claimMicros(d.get('claimCommittedAt')),
+      claims: ((d.get('history') as Array<{ state: string }> | undefined) ?? []).filter((h) => h.state === 'submitting').length,
     });
   }
   return out;
+}
+
+/** `claimCommittedAt` (a Firestore Timestamp) in microseconds, or null. */
+function claimMicros(value: unknown): number | null {
+  const t = value as Timestamp | null | undefined;
+  return t && typeof t.seconds === 'number' && typeof t.nanoseconds === 'number' ? timestampMicros(t) : null;
 }
 
 /** One line per invariant, for the console. */
 export function formatReport(r: ChaosReport): string {
   const inv = Object.entries(r.invariants).map(([k, v]) => `  ${v === 0 ? 'ok  ' : 'FAIL'} ${k.padEnd(22)} ${v}`);
   return [
-    `seed ${r.seed}: ${r.published.valid} intents (+${r.published.republished} republished, ${r.published.invalid} invalid), ` +
-      `${r.kills} kill -9, ${r.haltPeriods} halts, ${r.pubsub.deliveries} deliveries (${r.pubsub.duplicates} duplicated, ${r.pubsub.nacked} nacked: ${JSON.stringify(r.pubsub.outcomes)}), ` +
-      `${r.sim.submits} broker submits (faults ${JSON.stringify(r.sim.faults)}), ${r.sim.orders} orders, ${r.claimsChecked} claims checked, ` +
-      `states ${JSON.stringify(r.states)}, ${r.settled ? 'settled' : 'NOT SETTLED'} in ${Math.round(r.durationMs / 1000)} s`,
+    `seed ${r.seed}: ${r.published.valid} intents (${r.published.topUps} of them top-ups; +${r.published.republished} republished, ${r.published.invalid} invalid), ` +
+      `${r.kills} kill -9, ${r.haltPeriods} halts (slowest kill-switch write ${Math.round(r.killSwitchWrites.slowestMs)} ms), ${r.pubsub.deliveries} push deliveries (${r.pubsub.duplicates} duplicated, ${r.pubsub.notAcked} not acknowledged: ${JSON.stringify(r.pubsub.outcomes)}), ` +
+      `${r.sim.submits} broker submits (faults ${JSON.stringify(r.sim.faults)}), ${r.sim.orders} orders, ` +
+      `G2: ${r.claimsChecked} claim commits checked on the wire, ${r.claimRequestsChecked} claimCommittedAt checked (${r.claimsUnseen} claims not seen on the wire, ${r.reclaimed} records claimed more than once), ` +
+      `states ${JSON.stringify(r.states)} (refused: ${JSON.stringify(r.refusedReasons)}), ${r.settled ? 'settled' : 'NOT SETTLED'} in ${Math.round(r.durationMs / 1000)} s`,
     ...inv,
     ...r.details.map((d) => `    ${d}`),
   ].join('\n');

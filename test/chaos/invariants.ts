@@ -1,29 +1,46 @@
-import type { CommitLogEntry } from '../../dev/firestore/embedded-firestore.js';
 import type { SimOrder } from '../../dev/alpaca-sim/server.js';
 import { clientOrderIdFor } from '../../functions/src/domain/client-order-id.js';
-import { MAX_HISTORY, TERMINAL_STATES, type SubmissionState } from '../../functions/src/domain/submission.js';
+import { TERMINAL_STATES, type SubmissionState } from '../../functions/src/domain/submission.js';
 
 /**
  * The chaos test's invariants, computed from what the run left behind: the broker's orders,
- * the submission records, invalidIntents, and the embedded Firestore's commit log.
+ * the submission records and invalidIntents, the commits of the function processes as the
+ * interposer saw them on the wire, and the commit times of the kill-switch writes the chaos
+ * driver made.
  *
- * "No claim committed while halted" (G2) is checked on commit ORDER, not on clocks:
- *   - halt intervals: the commits that wrote `ops/killSwitch`, in commit-log order. Only the
- *     chaos driver writes that document, so the k-th such commit is the k-th value the driver
- *     wrote (counts are checked; a mismatch is reported as unverifiable, never ignored);
- *   - claim commits: every write of a submission record appends exactly one history entry, so
- *     the commits that wrote `submissions/<id>` (commit-log order) line up one-to-one with the
- *     record's history; the commits whose entry is `submitting` are its claims. (History keeps
- *     the newest MAX_HISTORY entries: they line up with the newest commits.)
- *   - a claim violates G2 when the last kill-switch commit before it (by commit seq) wrote
- *     `halted: true`.
+ * "No claim committed while halted" (G2) is checked on times the server assigns, so the
+ * argument holds on any Firestore, production included:
+ *   - the driver is the only writer of `ops/killSwitch` and keeps the `writeTime` (the server's
+ *     commit time) of every halt and resume it writes with a plain `set()`;
+ *   - every claim is a transaction that writes `submissions/<id>` with a server timestamp
+ *     (`claimCommittedAt`); the interposer between the function processes and the emulator
+ *     sees each such Commit and the commit time the server answered. Every claim commit seen
+ *     there is checked: it violates G2 when the kill switch was halted just before it (or a
+ *     halt committed at the same microsecond); no kill-switch write at all counts as halted;
+ *   - a claim whose answer never came back (its process was killed mid-commit) is not on the
+ *     wire; its record still has `claimCommittedAt`, the time the server took the commit
+ *     request (at or before the commit time: a halt before it means the claim committed while
+ *     halted), so each record's latest claim is checked that way too, and the claims not seen
+ *     on the wire are counted (`claimsUnseen`).
+ * A record whose state says it was claimed but that has no `claimCommittedAt` is
+ * `unverifiable` (must be 0).
  */
 
 export interface RecordSnapshot {
   intentId: string;
   state: SubmissionState;
   brokerOrderId: string | null;
-  history: Array<{ state: string; atMs?: number }>;
+  reason?: string | null;
+  /** `claimCommittedAt` in microseconds (the server's resolution); null if never claimed. */
+  claimCommittedMicros: number | null;
+  /** `submitting` entries in the record's history (claims; the newest MAX_HISTORY entries). */
+  claims: number;
+}
+
+/** One write of ops/killSwitch by the driver and the commit time the server gave it. */
+export interface KillSwitchWrite {
+  halted: boolean;
+  writeMicros: number;
 }
 
 export interface PublishedMessage {
@@ -43,11 +60,11 @@ export interface Invariants {
   submittedWithoutOrder: number;
   /** Records not in a terminal state after settling. */
   nonTerminal: number;
-  /** Claims whose commit came after a halt commit and before the next un-halt (G2). */
+  /** Records with a claim that committed while the kill switch was halted (G2). */
   claimsWhileHalted: number;
   /** Published messages with neither a terminal record nor an invalidIntents entry (G5). */
   unaccounted: number;
-  /** Records or kill-switch commits the commit log could not be lined up with (must be 0 for G2 to be proven). */
+  /** Records that were claimed but carry no claim commit time (must be 0 for G2 to be proven). */
   unverifiable: number;
 }
 
@@ -56,16 +73,30 @@ export interface InvariantInput {
   records: Map<string, RecordSnapshot>;
   invalidMessageIds: Set<string>;
   orders: SimOrder[];
-  commits: CommitLogEntry[];
-  /** Values the driver wrote to ops/killSwitch, in order. */
-  killSwitchWrites: boolean[];
+  /** Every write of ops/killSwitch, with its server commit time. */
+  killSwitchWrites: KillSwitchWrite[];
+  /** Claim commits seen on the wire: transactional commits that set a server value on submissions/<id>. */
+  claimCommits: ClaimCommit[];
+}
+
+/** A claim's Commit as the interposer saw it answered: the record and the server's commit time. */
+export interface ClaimCommit {
+  intentId: string;
+  commitMicros: number;
 }
 
 export interface InvariantResult {
   invariants: Invariants;
   /** Human-readable detail of every violation (first few of each kind). */
   details: string[];
+  /** Claim commits seen on the wire and checked against the kill switch. */
   claimsChecked: number;
+  /** Records whose latest claim's `claimCommittedAt` was checked. */
+  claimRequestsChecked: number;
+  /** Records whose latest claim was not seen on the wire (killed mid-commit): checked by `claimCommittedAt` only. */
+  claimsUnseen: number;
+  /** Records claimed more than once (released, then claimed again). */
+  reclaimed: number;
 }
 
 /** Every invariant at 0: what a chaos run must end with. */
@@ -137,68 +168,56 @@ export function checkInvariants(input: InvariantInput): InvariantResult {
     }
   }
 
-  // ---- G2 on commit order
-  const killCommits = input.commits.filter((c) => c.writes.includes('ops/killSwitch'));
-  if (killCommits.length !== input.killSwitchWrites.length) {
-    inv.unverifiable += 1;
-    details.push(`unverifiable: ${killCommits.length} kill-switch commits in the log, the driver wrote ${input.killSwitchWrites.length}`);
-  }
-  const killSeqs = killCommits.map((c, i) => ({ seq: c.seq, halted: input.killSwitchWrites[i] ?? true }));
-  const haltedAt = (seq: number): boolean => {
+  // ---- G2 on server commit times
+  const writes = [...input.killSwitchWrites].sort((a, b) => a.writeMicros - b.writeMicros);
+  /** Whether a claim committing at `t` (µs) committed while halted. */
+  const haltedAt = (t: number): boolean => {
     let halted = true; // no document yet: the functions treat that as halted
-    for (const k of killSeqs) {
-      if (k.seq < seq) halted = k.halted;
+    for (const w of writes) {
+      if (w.writeMicros < t) halted = w.halted;
+      else if (w.writeMicros === t && w.halted) return true;
       else break;
     }
     return halted;
   };
-  const lined = claimCommits(input.records.values(), input.commits);
-  for (const u of lined.unverifiable) {
-    inv.unverifiable += 1;
-    note('unverifiable', u, inv.unverifiable);
+  // Counted once per record, whichever check (or both) finds it.
+  const whileHalted = new Set<string>();
+  const flag = (intentId: string, text: string) => {
+    if (whileHalted.has(intentId)) return;
+    whileHalted.add(intentId);
+    inv.claimsWhileHalted += 1;
+    note('claim while halted', text, inv.claimsWhileHalted);
+  };
+  const claimCommitsOf = new Map<string, number[]>();
+  for (const c of input.claimCommits) {
+    claimCommitsOf.set(c.intentId, [...(claimCommitsOf.get(c.intentId) ?? []), c.commitMicros]);
+    if (haltedAt(c.commitMicros)) flag(c.intentId, `${c.intentId}: claim committed at ${c.commitMicros} µs (server commit time)`);
   }
-  const claimsChecked = lined.claims.length;
-  for (const claim of lined.claims) {
-    if (haltedAt(claim.seq)) {
-      inv.claimsWhileHalted += 1;
-      note('claim while halted', `${claim.intentId} claim commit seq ${claim.seq}`, inv.claimsWhileHalted);
-    }
-  }
-  return { invariants: inv, details, claimsChecked };
-}
-
-/**
- * The commit (log seq) of every claim of every record: the commits that wrote
- * `submissions/<id>` line up one-to-one with the record's history entries (newest last), and
- * the `submitting` entries are the claims. Records that don't line up are listed as unverifiable.
- */
-export function claimCommits(
-  records: Iterable<RecordSnapshot>,
-  commits: CommitLogEntry[],
-): { claims: Array<{ intentId: string; seq: number; commitTime: Date }>; unverifiable: string[] } {
-  const commitsByDoc = new Map<string, CommitLogEntry[]>();
-  for (const c of commits) {
-    for (const w of c.writes) {
-      if (!w.startsWith('submissions/')) continue;
-      const id = w.slice('submissions/'.length);
-      commitsByDoc.set(id, [...(commitsByDoc.get(id) ?? []), c]);
-    }
-  }
-  const claims: Array<{ intentId: string; seq: number; commitTime: Date }> = [];
-  const unverifiable: string[] = [];
-  for (const record of records) {
-    const docCommits = commitsByDoc.get(record.intentId) ?? [];
-    const h = record.history;
-    const lineUp = docCommits.length === h.length || (h.length === MAX_HISTORY && docCommits.length > h.length);
-    if (!lineUp) {
-      unverifiable.push(`${record.intentId}: ${docCommits.length} commits, ${h.length} history entries (${h.map((e) => e.state).join(',')})`);
+  let claimRequestsChecked = 0;
+  let claimsUnseen = 0;
+  let reclaimed = 0;
+  for (const record of input.records.values()) {
+    if (record.claims > 1) reclaimed += 1;
+    const requested = record.claimCommittedMicros;
+    if (requested === null) {
+      if (CLAIMED_STATES.has(record.state) || record.claims > 0) {
+        inv.unverifiable += 1;
+        note('unverifiable', `${record.intentId} is ${record.state} (${record.claims} claims in its history) but has no claimCommittedAt`, inv.unverifiable);
+      }
       continue;
     }
-    const tail = docCommits.slice(docCommits.length - h.length);
-    h.forEach((entry, i) => {
-      const c = tail[i];
-      if (entry.state === 'submitting' && c) claims.push({ intentId: record.intentId, seq: c.seq, commitTime: c.commitTime });
-    });
+    claimRequestsChecked += 1;
+    // Its latest claim's commit is at or after the request time; earlier claims' are before it.
+    if (!(claimCommitsOf.get(record.intentId) ?? []).some((t) => t >= requested)) claimsUnseen += 1;
+    if (haltedAt(requested)) flag(record.intentId, `${record.intentId}: claim requested at ${requested} µs (claimCommittedAt) while halted`);
   }
-  return { claims, unverifiable };
+  return { invariants: inv, details, claimsChecked: input.claimCommits.length, claimRequestsChecked, claimsUnseen, reclaimed };
+}
+
+/** States only a claimed record reaches. */
+const CLAIMED_STATES: ReadonlySet<SubmissionState> = new Set<SubmissionState>(['submitting', 'submitted', 'rejected', 'released', 'unknown', 'abandoned']);
+
+/** A Firestore Timestamp (or anything with seconds and nanoseconds) in microseconds. */
+export function timestampMicros(t: { seconds: number; nanoseconds: number }): number {
+  return t.seconds * 1_000_000 + Math.floor(t.nanoseconds / 1000);
 }

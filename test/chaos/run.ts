@@ -1,6 +1,8 @@
 /**
- * `npm run test:chaos`: the chaos scenario at full size, several seeds, one after another.
- * Prints the invariants per seed and exits 1 if any is not 0 (or a run did not settle).
+ * `npm run test:chaos`: the chaos scenario at full size, several seeds, one after another, on
+ * the official emulators (the script runs it under dev/emulators/exec.ts; each seed gets a
+ * project of its own). Prints the invariants per seed and exits 1 if any is not 0 (or a run
+ * did not settle). Writes test-results/chaos.json.
  *
  *   npm run test:chaos                          seeds 1,2,3; 500 intents each
  *   npm run test:chaos -- --seeds 7 --intents 800
@@ -18,7 +20,7 @@ const { values } = parseArgs({
     strategies: { type: 'string', default: '5' },
     kills: { type: 'string', default: '8' },
     halts: { type: 'string', default: '5' },
-    'publish-ms': { type: 'string', default: '45000' },
+    'publish-ms': { type: 'string', default: '120000' },
     verbose: { type: 'boolean', default: false },
   },
 });

@@ -2,11 +2,17 @@
  * The ops dashboard in a real browser against the local stack, as `npm start` runs it:
  * playwright-core drives Debian's `chromium` (which the vitest global setup installs with
  * apt-get where it can) against the `ops`, `executeIntent` and `onKillSwitchWrite` function
- * processes, the embedded Firestore, the Pub/Sub emulator, the Alpaca simulator and the
- * local Auth emulator (dev/auth). The operator signs in with email and password, halts with a
+ * processes, the official Firestore, Pub/Sub and Auth emulators and the Alpaca simulator. The
+ * operator signs in with email and password (firebase-tools' Auth emulator), halts with a
  * reason, sees the banner flip; a new intent published through Pub/Sub ends `refused:
  * halted` in Firestore and in the page; the trigger audits the halt and cancels open orders;
- * the operator resumes. The halted page is saved as docs/dashboard.png.
+ * the operator resumes.
+ *
+ * The stack runs in the suite's own project (demo-haltgate): the Auth emulator serves
+ * email/password sign-in for that project only (it maps every API key to it).
+ *
+ * The halted page is saved as test-results/dashboard-halted.png (git-ignored): the test never
+ * touches the work tree.
  *
  * Without a chromium binary this fails in CI (CI=true) and is skipped loudly elsewhere.
  */
@@ -17,14 +23,17 @@ import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SUITE_PROJECT_ID } from '../../dev/emulators/suite.js';
 import { startLocalStack, type LocalStack } from '../../dev/stack/stack.js';
 import { publishIntent } from '../../runner/src/index.js';
+import { clearAuth, clearFirestore } from '../support/emulators.js';
 import { createTestIssuer } from '../support/id-tokens.js';
 import { makeIntent } from '../support/intents.js';
 import { startOpsServer } from '../support/ops-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
+/** Git-ignored: the README's picture (docs/dashboard.png) comes from dashboard-timeline.browser.emulator.test.ts, on request. */
+const SCREENSHOT = fileURLToPath(new URL('../../test-results/dashboard-halted.png', import.meta.url));
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   const message = `chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
@@ -61,7 +70,11 @@ async function signIn(page: Page, email: string, password: string): Promise<void
 describe.skipIf(!haveChromium)('ops dashboard in chromium against the local stack', () => {
   beforeAll(async () => {
     process.env.METADATA_SERVER_DETECTION ??= 'none';
+    // Whatever an earlier run on this suite left in the suite's project.
+    await clearFirestore(SUITE_PROJECT_ID);
+    await clearAuth(SUITE_PROJECT_ID);
     stack = await startLocalStack({
+      projectId: SUITE_PROJECT_ID,
       only: ['executeIntent', 'ops', 'onKillSwitchWrite'],
       openKillSwitch: { reason: 'trading enabled for the browser drill', updatedBy: 'local-operator' },
       quiet: true,
@@ -69,7 +82,7 @@ describe.skipIf(!haveChromium)('ops dashboard in chromium against the local stac
       // Orders rest at the broker, so the halt's cancel-all has something to cancel.
       sim: { fillMode: 'none' },
     });
-    pubsub = new PubSub({ projectId: stack.projectId, apiEndpoint: stack.pubsubHost });
+    pubsub = new PubSub({ projectId: stack.projectId, apiEndpoint: stack.pubsubHost, emulatorMode: true });
     // Something to show in the breakers table.
     await stack.db.doc('strategies/momentum-1').set({ breakers: {} });
     await stack.db.doc('strategies/mean-revert-2').set({
@@ -101,11 +114,16 @@ describe.skipIf(!haveChromium)('ops dashboard in chromium against the local stac
     await waitFor('the first order to be submitted', async () => ((await s.db.doc(`submissions/${before.intentId}`).get()).get('state') === 'submitted' ? true : null));
 
     const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+    const signIns: Array<{ url: string; status: number }> = [];
+    page.on('response', (r) => {
+      if (r.url().includes('accounts:signInWithPassword')) signIns.push({ url: r.url(), status: r.status() });
+    });
+    expect(s.auth!.signInWorks).toBe(true);
     await signIn(page, operator.email, operator.password);
     const banner = page.locator('#banner-state');
     await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toBe('ACTIVE');
-    // The sign-in went to the local Auth emulator, and no token ever sits in the URL.
-    expect(s.auth!.emulator.requestLog().some((r) => r.path.endsWith('accounts:signInWithPassword') && r.status === 200)).toBe(true);
+    // The sign-in went to firebase-tools' Auth emulator, and no token ever sits in the URL.
+    expect(signIns).toEqual([{ url: `http://${s.auth!.host}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=${s.auth!.webApiKey}`, status: 200 }]);
     expect(page.url()).not.toContain('token');
 
     // Accessible form controls: every visible input has a label.
@@ -184,11 +202,16 @@ describe.skipIf(!haveChromium)('ops dashboard in chromium against the local stac
       page.once('dialog', (d) => void d.accept());
       await page.locator('#halt-button').click();
       await expect.poll(() => page.locator('#message').textContent()).toMatch(/Halt failed: role viewer/);
+      // Signed in, the page offers sign-out instead of the sign-in form; signing out reloads it.
+      expect(await page.locator('#signin-form').isVisible()).toBe(false);
+      await page.locator('#signout-button').click();
+      await expect.poll(() => page.locator('#signin-form').isVisible(), { timeout: 10_000 }).toBe(true);
       // A wrong password is refused by the emulator, and the page says so.
       await page.locator('#signin-email').fill(s.auth!.operator.email);
       await page.locator('#signin-password').fill('not-the-password');
       await page.locator('#signin-button').click();
-      await expect.poll(() => page.locator('#message').textContent()).toMatch(/Sign-in failed: INVALID_LOGIN_CREDENTIALS/);
+      // The emulator says INVALID_PASSWORD; Firebase Auth with email-enumeration protection, INVALID_LOGIN_CREDENTIALS.
+      await expect.poll(() => page.locator('#message').textContent()).toMatch(/Sign-in failed: (INVALID_PASSWORD|INVALID_LOGIN_CREDENTIALS)/);
     } finally {
       await page.close();
     }

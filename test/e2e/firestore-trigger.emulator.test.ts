@@ -1,6 +1,7 @@
 /**
- * Firestore trigger delivery in the local stack: a hand write to `ops/killSwitch` (as in the
- * console) reaches the real `onKillSwitchWrite` process as an Eventarc-style CloudEvent, which
+ * Firestore trigger delivery in the local stack (a project of its own on the official Firestore
+ * emulator): a hand write to `ops/killSwitch` (as in the console) reaches the real
+ * `onKillSwitchWrite` process as an Eventarc-style CloudEvent, which
  * audits it in `ops/killSwitch/audit/{eventId}`, cancels open orders at the simulator on a
  * halt (one `DELETE /v2/orders`) and tells the runners. A function answering non-2xx is
  * retried with the same event id.
@@ -8,12 +9,14 @@
 import { Timestamp } from 'firebase-admin/firestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../dev/stack/stack.js';
+import { uniqueProjectId } from '../support/emulators.js';
 
 let stack: LocalStack | undefined;
 
 beforeAll(async () => {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   stack = await startLocalStack({
+    projectId: uniqueProjectId(),
     only: ['onKillSwitchWrite'],
     openKillSwitch: { reason: 'e2e', updatedBy: 'trigger test' },
     quiet: true,
