@@ -13,8 +13,10 @@ import {
   DeadlineBudgetError,
   HaltgateError,
   ShutdownInProgressError,
+  StoreUnavailableError,
 } from '../errors.js';
 import { LogEvent, type EventLogger } from '../logs.js';
+import { settledWithin } from '../safety/settled-within.js';
 import type { ShutdownGate } from '../safety/shutdown-gate.js';
 import type { OutcomeUpdate, StoreClaimDecision, SubmissionStore } from '../store/submission-store.js';
 import { decodeMessageData, invalidIntentDocId, type IntentDelivery } from './intent-delivery.js';
@@ -64,14 +66,13 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
   const text = decodeMessageData(delivery.dataBase64);
   const parsed = parseIntentText(text);
   if (!parsed.ok) {
-    await keepInvalid(deps, delivery, text, parsed.failure, parsed.issues, entryMs, null);
+    await keepInvalid(deps, delivery, text, parsed.failure, parsed.issues, entryMs, null, config);
     deps.log.warn(LogEvent.intentInvalid, { eventId: delivery.eventId, failure: parsed.failure, issues: parsed.issues });
     return { outcome: ExecuteOutcome.invalid, intentId: null, detail: parsed.failure };
   }
   const intent = parsed.intent;
 
-  // Even with an invalid configuration the claim records a deadline, from the default timeout.
-  const deadlineAtMs = deadlineFrom(entryMs, config?.executeTimeoutSeconds ?? FALLBACK_TIMEOUTS.executeTimeoutSeconds);
+  const deadlineAtMs = invocationDeadline(entryMs, config);
   const budget: DeadlineBudget | null = config && {
     deadlineAtMs,
     minSubmitBudgetMs: config.minSubmitBudgetMs,
@@ -85,7 +86,7 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
   if (budget) assertBudget(budget, deps.clock.now(), 'before claim');
 
   // 3. Claim (or refuse, or recognise a duplicate) in one transaction.
-  const decision = await deps.store.claimSubmission({
+  const claim = deps.store.claimSubmission({
     intent,
     eventId: delivery.eventId,
     instanceId: deps.instanceId,
@@ -96,7 +97,39 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
     haltedParam: config?.executionHalted ?? (configResult.ok ? undefined : configResult.partial.executionHalted),
     breakerDefaults: config?.breakerDefaults ?? null,
   });
+  const decision = budget ? await claimWithinBudget(deps, claim, budget, intent.intentId) : await claim;
   return settleDecision(deps, delivery, intent, decision, config, budget, text, entryMs);
+}
+
+/** Even with an invalid configuration an invocation has a deadline, from the default timeout. */
+function invocationDeadline(entryMs: number, config: RuntimeConfig | null): number {
+  return deadlineFrom(entryMs, config?.executeTimeoutSeconds ?? FALLBACK_TIMEOUTS.executeTimeoutSeconds);
+}
+
+/**
+ * The claim, or a retryable DeadlineBudgetError once only the submit budget is left: a claim
+ * that has not come back by then can no longer lead to a broker call (G4), so the delivery goes
+ * back to Pub/Sub now instead of waiting out the client's own retries — minutes when Firestore
+ * is unreachable. If the transaction commits a claim later anyway, it is released here, as the
+ * check after a slow claim would have done, so a redelivery can claim it again.
+ */
+async function claimWithinBudget(
+  deps: ExecuteIntentDeps,
+  claim: Promise<StoreClaimDecision>,
+  budget: DeadlineBudget,
+  intentId: string,
+): Promise<StoreClaimDecision> {
+  const waitMs = budget.deadlineAtMs - budget.minSubmitBudgetMs - deps.clock.now();
+  const first = await settledWithin(claim, waitMs);
+  if (first.settled) return first.value;
+  void claim.then(
+    async (late) => {
+      if (late.kind !== 'claim') return;
+      await release(deps, intentId, { attempt: late.record.attempts, from: [SubmissionState.submitting] }, 'the claim committed after its invocation had given up on it (no broker call)');
+    },
+    () => undefined, // the delivery already failed retryably; the store error changes nothing
+  ).catch((err: unknown) => deps.log.warn(LogEvent.outcomeNotApplied, { intentId, wanted: SubmissionState.released, why: err instanceof Error ? err.message : String(err) }));
+  throw new DeadlineBudgetError(budget.minSubmitBudgetMs, budget.minSubmitBudgetMs, 'claim not committed in time');
 }
 
 async function settleDecision(
@@ -116,7 +149,7 @@ async function settleDecision(
       return { outcome: ExecuteOutcome.duplicate, intentId, detail: decision.record.state };
     case 'conflict': {
       const issues = [{ path: '(message)', message: `intentId ${intentId} was already used for a different intent (recorded ${decision.record.state}); an intentId is unique forever` }];
-      await keepInvalid(deps, delivery, text, 'intent_conflict', issues, entryMs, intentId);
+      await keepInvalid(deps, delivery, text, 'intent_conflict', issues, entryMs, intentId, config);
       deps.log.error(LogEvent.intentConflict, { intentId, eventId: delivery.eventId });
       return { outcome: ExecuteOutcome.conflict, intentId, detail: 'intent_conflict' };
     }
@@ -365,8 +398,9 @@ async function keepInvalid(
   issues: Array<{ path: string; message: string }>,
   receivedAtMs: number,
   intentId: string | null,
+  config: RuntimeConfig | null,
 ): Promise<void> {
-  await deps.store.recordInvalidIntent({
+  const kept = deps.store.recordInvalidIntent({
     eventId: invalidIntentDocId(delivery.eventId),
     failure,
     issues,
@@ -377,4 +411,9 @@ async function keepInvalid(
     receivedAtMs,
     intentId,
   });
+  // Not acknowledged until kept (G5), but not past the invocation's deadline either: an
+  // unreachable Firestore gives the message back to Pub/Sub. A late write is harmless (the same
+  // document, keyed by event id).
+  const done = await settledWithin(kept, invocationDeadline(receivedAtMs, config) - deps.clock.now());
+  if (!done.settled) throw new StoreUnavailableError('recordInvalidIntent', new Error('no answer before the invocation deadline'));
 }

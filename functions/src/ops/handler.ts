@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../domain/clock.js';
-import { isHaltgateError } from '../errors.js';
+import { isHaltgateError, StoreUnavailableError } from '../errors.js';
+import { settledWithin } from '../safety/settled-within.js';
 import { LogEvent, type EventLogger } from '../logs.js';
 import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
 import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
@@ -17,8 +18,13 @@ import { auditQuerySchema, timelineQuerySchema, type OpsKillSwitchAudit, type Op
  * Errors never leave as stack traces: every failure is a JSON `{ error, ... }`.
  */
 
+/** How long one ops request waits for Firestore before answering 503 (the function's timeout is 30 s). */
+export const OPS_STORE_TIMEOUT_MS = 10_000;
+
 export interface OpsDeps {
   verifyIdToken: VerifyIdToken;
+  /** Overrides OPS_STORE_TIMEOUT_MS. */
+  storeTimeoutMs?: number;
   readStatus: () => Promise<OpsStatus>;
   /** The dashboard's timeline: intents per minute by outcome over the last `hours`, halts, trips. */
   readTimeline: (q: { hours: number }) => Promise<OpsTimeline>;
@@ -173,7 +179,12 @@ export async function handleOpsRequest(deps: OpsDeps, req: OpsRequest): Promise<
   }
 
   try {
-    return await dispatch(deps, r, req.body, query, auth.principal);
+    // Bounded: firebase-admin retries for minutes when Firestore is unreachable, and the
+    // operator needs an answer (a 503 naming the store) well before the function's timeout.
+    const timeoutMs = deps.storeTimeoutMs ?? OPS_STORE_TIMEOUT_MS;
+    const answer = await settledWithin(dispatch(deps, r, req.body, query, auth.principal), timeoutMs);
+    if (!answer.settled) throw new StoreUnavailableError(`ops ${r.kind}`, new Error(`no answer within ${timeoutMs} ms`));
+    return answer.value;
   } catch (err) {
     // Details go to the log (no secrets there: store errors name the operation), not to the caller.
     deps.log.error(LogEvent.opsRequestFailed, { route: r.kind, error: err instanceof Error ? err.message : String(err) });

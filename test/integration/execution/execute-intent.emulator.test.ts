@@ -250,15 +250,20 @@ describe('G6: fail closed', () => {
 
 describe('G4: the deadline budget', () => {
   // A slow commit is injected at the interposer, between the function and the emulator.
-  it('a claim that commits too close to the deadline is released, and a redelivery succeeds', async () => {
+  it('a claim still uncommitted when only the submit budget is left gives the delivery back at once; the late claim is released, and a redelivery succeeds', async () => {
     Object.assign(process.env, { EXECUTE_TIMEOUT_SECONDS: '3', MIN_SUBMIT_BUDGET_MS: '2000', DEADLINE_MARGIN_MS: '500' });
     const intent = makeIntent();
     const event = pubsubCloudEvent(intent);
-    // The claim's commit takes 1.5 s (a contended transaction backing off): 1.5 s remain < 2 s.
+    // The claim's commit takes 1.5 s (a contended transaction backing off); the budget runs out
+    // after 3 − 2 = 1 s: the invocation gives up on the claim then, without a broker call.
     b.interposer.faults.set('Commit', { latencyMs: 1500, times: 1 });
+    const started = Date.now();
     const err = await deliveryError(deliver(event));
-    expect(b.interposer.faults.injected()).toEqual({ Commit: 1 });
     expect(err).toMatchObject({ name: 'DeadlineBudgetError', retryable: true });
+    expect(Date.now() - started).toBeLessThan(1500);
+    // The claim commits after all, and its invocation releases it: nothing was sent.
+    await waitUntil(async () => (await record(intent.intentId))?.state === 'released');
+    expect(b.interposer.faults.injected()).toEqual({ Commit: 1 });
     expect(b.sim.requestLog).toHaveLength(0);
     expect(await record(intent.intentId)).toMatchObject({ state: 'released', attempts: 1 });
 
