@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { portsFromEnv } from './ports.js';
 import { LOCAL_PROJECT_ID, startLocalStack } from './stack.js';
 import { watchKillSwitchAudit } from './audit-feed.js';
-import { formatStatus, readStatus } from './status.js';
+import { formatStatus, readStatus, createStatusPrinter } from './status.js';
 
 const { values } = parseArgs({
   options: {
@@ -118,18 +118,14 @@ say('');
 
 const stopAuditFeed = watchKillSwitchAudit(stack.db, say);
 let stopping = false;
+const printStatus = createStatusPrinter(process.stdout);
 const timer = setInterval(() => {
   if (stopping) return;
   readStatus(stack.db)
     .then((s) => {
       if (stopping) return;
-      const line = `${new Date().toISOString().slice(11, 19)} ${formatStatus(s)}`;
-      if (tty) {
-        process.stdout.write(`\r\x1b[2K${line}`);
-        statusShown = true;
-      } else {
-        process.stdout.write(`${line}\n`);
-      }
+      printStatus(formatStatus(s), new Date());
+      statusShown = tty;
     })
     .catch((err: unknown) => say(`[stack] status unavailable: ${(err as Error).message}`));
 }, 1000);

@@ -41,3 +41,21 @@ export function formatStatus(s: StackStatus): string {
     `${s.invalid > 0 ? ` | invalid ${s.invalid}` : ''}${relay} | kill switch: ${halt}`
   );
 }
+
+/**
+ * How the status line is shown: in a terminal, rewritten in place every time (a live
+ * display); otherwise (a log file, CI, a pipe) a line only when the status changed, so the log
+ * records changes instead of one identical line a second.
+ */
+export function createStatusPrinter(out: { write(text: string): unknown; isTTY?: boolean }): (status: string, at: Date) => void {
+  let last: string | null = null;
+  return (status, at) => {
+    const line = `${at.toISOString().slice(11, 19)} ${status}`;
+    if (out.isTTY === true) {
+      out.write(`\r\x1b[2K${line}`);
+    } else if (status !== last) {
+      out.write(`${line}\n`);
+    }
+    last = status;
+  };
+}
