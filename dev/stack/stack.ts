@@ -201,7 +201,9 @@ function baseFunctionEnv(o: { projectId: string; firestoreHost: string; pubsubHo
   }
   return {
     ...env,
-    NODE_ENV: 'development',
+    // As Cloud Functions runs them: the functions framework then answers a malformed JSON body
+    // with a plain 400, never a page with a stack trace and file paths.
+    NODE_ENV: 'production',
     FIRESTORE_EMULATOR_HOST: o.firestoreHost,
     PUBSUB_EMULATOR_HOST: o.pubsubHost,
     GCLOUD_PROJECT: o.projectId,
