@@ -63,7 +63,8 @@ export interface LocalStackOptions {
   pushRelay?: PushRelayOptions | false;
   /** A gRPC interposer between the function processes and the Firestore emulator. Default false. */
   interposer?: boolean;
-  sim?: { faults?: FaultPatch; fillMode?: FillMode };
+  /** The simulator: faults, fill mode, and the broker keys it accepts (default: its own fixed ones; the functions get these). */
+  sim?: { faults?: FaultPatch; fillMode?: FillMode; keyId?: string; secretKey?: string };
   /**
    * Scheduled functions: 'auto' (default) invokes each on its own schedule; a number invokes
    * each that often (ms); 'off' never (call `invokeScheduled` yourself).
@@ -284,6 +285,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       seed,
       ...(opts.sim?.fillMode ? { fillMode: opts.sim.fillMode } : {}),
       ...(opts.sim?.faults ? { faults: opts.sim.faults } : {}),
+      ...(opts.sim?.keyId !== undefined ? { keyId: opts.sim.keyId } : {}),
+      ...(opts.sim?.secretKey !== undefined ? { secretKey: opts.sim.secretKey } : {}),
     });
     cleanups.push(() => sim.stop());
 

@@ -1,7 +1,9 @@
 import { PubSub } from '@google-cloud/pubsub';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Timestamp } from 'firebase-admin/firestore';
 import { mulberry32 } from '../../dev/alpaca-sim/faults.js';
 import type { SimOrder } from '../../dev/alpaca-sim/server.js';
+import type { FirestoreInterposer, FirestoreMethod, MethodFault } from '../../dev/firestore-interposer/interposer.js';
 import type { LogSink } from '../../dev/stack/function-process.js';
 import { PUSH_ACK_STATUSES } from '../../dev/stack/push-relay.js';
 import { startLocalStack, type LocalStack } from '../../dev/stack/stack.js';
@@ -16,7 +18,9 @@ import { checkInvariants, timestampMicros, type Invariants, type KillSwitchWrite
  * its own): executeIntent and the reconciler in their own functions-framework processes, the
  * Pub/Sub emulator's push subscription delivering through a relay that duplicates 15 % of the
  * deliveries (same message id, as at-least-once delivery may), the simulator injecting
- * latency, 5xx, hangs and lost responses; meanwhile the executeIntent process is SIGKILLed
+ * latency, 5xx, hangs and lost responses; the gRPC interposer between the function processes
+ * and the Firestore emulator slows, fails and hangs their Firestore calls in short seeded
+ * windows (see FIRESTORE_FAULT_KINDS); meanwhile the executeIntent process is SIGKILLed
  * and restarted, and the kill switch is flipped on and off. Then the faults stop, the
  * emulator redelivers what was not acknowledged, the reconciler settles what is unknown, and
  * the invariants are counted (G2 from server commit times: see ./invariants.ts).
@@ -42,6 +46,42 @@ export interface ChaosOptions {
   only?: string[];
   /** Function process logs (default: dropped). */
   functionLog?: LogSink;
+  /**
+   * Firestore fault windows during publishing (default 5: one of each kind, in a seeded order;
+   * more repeat kinds at random). 0: none (the run then fails `stormProblems`).
+   */
+  firestoreFaultWindows?: number;
+  /** The broker keys the simulator accepts and the functions get (default: the simulator's own). */
+  brokerKeys?: { keyId: string; secretKey: string };
+  /** Intent ids are `<idPrefix>-<n>` (default `chaos-<seed>`), strategy ids `<strategyPrefix>-<n>` (default `chaos-strategy`). */
+  idPrefix?: string;
+  strategyPrefix?: string;
+  /** Called after settling and the invariants, before the stack stops (e.g. to search what it left). */
+  beforeStop?: (stack: LocalStack) => Promise<void>;
+}
+
+/**
+ * The Firestore faults chaos injects at the interposer, each in a short window (a few
+ * seconds, every fault bounded by `times`, cleared at the window's end, so firebase-admin's
+ * own long UNAVAILABLE retries and haltgate's claim budget still let the run settle):
+ *   - commitLatency: Commit delayed 150–1000 ms;
+ *   - readLatency: BatchGetDocuments, RunQuery and RunAggregationQuery delayed 150–1000 ms;
+ *   - unavailable: Commit, BatchGetDocuments or RunQuery answered UNAVAILABLE (never passed on);
+ *   - deadlineExceeded: the same, answered DEADLINE_EXCEEDED;
+ *   - hang: Commit or BatchGetDocuments neither passed on nor answered for 1–3 s, then passed
+ *     on (unless the client cancelled meanwhile).
+ * Counted per kind as the calls the interposer acted on (`faults.injected()`, per method,
+ * windows one at a time so each call is attributed to one kind).
+ */
+export const FIRESTORE_FAULT_KINDS = ['commitLatency', 'readLatency', 'unavailable', 'deadlineExceeded', 'hang'] as const;
+export type FirestoreFaultKind = (typeof FIRESTORE_FAULT_KINDS)[number];
+
+interface FirestoreFaultWindow {
+  kind: FirestoreFaultKind;
+  /** Start, ms after publishing began. */
+  atMs: number;
+  holdMs: number;
+  faults: Array<[FirestoreMethod, MethodFault]>;
 }
 
 export interface ChaosReport {
@@ -55,6 +95,8 @@ export interface ChaosReport {
   /** Push deliveries as the relay saw them: duplicates are its extra copies; outcomes by HTTP status (502: function down). */
   pubsub: { deliveries: number; duplicates: number; notAcked: number; outcomes: Record<string, number> };
   sim: { submits: number; faults: Record<string, number>; orders: number };
+  /** Firestore calls of the function processes the interposer faulted, per kind and per method, and the windows run. */
+  firestore: { faults: Record<FirestoreFaultKind, number>; byMethod: Record<string, number>; windows: number };
   states: Record<string, number>;
   /** `refused` records by reason (halted, ...). */
   refusedReasons: Record<string, number>;
@@ -92,7 +134,56 @@ const SIM_FAULTS = {
 };
 
 /** A storm that injected fewer broker faults than this tested nothing about them. */
-const MIN_INJECTED_FAULTS = 3;
+export const MIN_INJECTED_FAULTS = 3;
+
+const READ_METHODS: FirestoreMethod[] = ['BatchGetDocuments', 'RunQuery', 'RunAggregationQuery'];
+
+/** One window of `kind`, its parameters drawn from `rand`. */
+function firestoreFaultWindow(kind: FirestoreFaultKind, atMs: number, rand: () => number): FirestoreFaultWindow {
+  const between = (lo: number, hi: number) => Math.round(lo + rand() * (hi - lo));
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] ?? xs[0]!;
+  switch (kind) {
+    case 'commitLatency':
+      return { kind, atMs, holdMs: between(1500, 4000), faults: [['Commit', { latencyMs: between(150, 1000), times: between(20, 50) }]] };
+    case 'readLatency':
+      return { kind, atMs, holdMs: between(1500, 4000), faults: READ_METHODS.map((m) => [m, { latencyMs: between(150, 1000), times: between(20, 50) }] as [FirestoreMethod, MethodFault]) };
+    case 'unavailable':
+    case 'deadlineExceeded': {
+      const failWith = kind === 'unavailable' ? GrpcStatus.UNAVAILABLE : GrpcStatus.DEADLINE_EXCEEDED;
+      return { kind, atMs, holdMs: between(1000, 3000), faults: [[pick<FirestoreMethod>(['Commit', 'BatchGetDocuments', 'RunQuery']), { failWith, times: between(3, 10) }]] };
+    }
+    case 'hang':
+      return { kind, atMs, holdMs: between(1000, 3000), faults: [[pick<FirestoreMethod>(['Commit', 'BatchGetDocuments']), { hang: true, times: between(2, 5) }]] };
+  }
+}
+
+/** `count` windows spread over `spanMs`, one at a time: one of each kind first (seeded order), then kinds at random. */
+function planFirestoreFaults(count: number, spanMs: number, rand: () => number): FirestoreFaultWindow[] {
+  const kinds: FirestoreFaultKind[] = [];
+  const shuffled = [...FIRESTORE_FAULT_KINDS].map((k) => ({ k, r: rand() })).sort((a, b) => a.r - b.r).map((x) => x.k);
+  for (let i = 0; i < count; i += 1) kinds.push(i < shuffled.length ? shuffled[i]! : FIRESTORE_FAULT_KINDS[Math.floor(rand() * FIRESTORE_FAULT_KINDS.length)]!);
+  const slot = spanMs / Math.max(1, count);
+  return kinds.map((kind, i) => {
+    const w = firestoreFaultWindow(kind, Math.round(i * slot + rand() * slot * 0.2), rand);
+    // A window ends before the next one starts.
+    return { ...w, holdMs: Math.max(500, Math.min(w.holdMs, Math.round(slot * 0.7))) };
+  });
+}
+
+/** Runs one window: sets its faults, waits, counts the calls they acted on, clears them (releasing hung calls). */
+async function runFirestoreFaultWindow(interposer: FirestoreInterposer, w: FirestoreFaultWindow, counts: { faults: Record<FirestoreFaultKind, number>; byMethod: Record<string, number>; windows: number }): Promise<void> {
+  const before = interposer.faults.injected();
+  for (const [method, fault] of w.faults) interposer.faults.set(method, fault);
+  await sleep(w.holdMs);
+  const after = interposer.faults.injected();
+  for (const [method] of w.faults) {
+    interposer.faults.clear(method);
+    const n = (after[method] ?? 0) - (before[method] ?? 0);
+    counts.faults[w.kind] += n;
+    counts.byMethod[method] = (counts.byMethod[method] ?? 0) + n;
+  }
+  counts.windows += 1;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -107,6 +198,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     seed: opts.seed,
     quiet: true,
     auth: false,
+    ...(opts.brokerKeys ? { sim: { keyId: opts.brokerKeys.keyId, secretKey: opts.brokerKeys.secretKey } } : {}),
     ...(opts.functionLog ? { log: opts.functionLog } : {}),
     ...(opts.only ? { only: opts.only } : {}),
     functionsEnv: CHAOS_FUNCTIONS_ENV,
@@ -121,6 +213,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   });
   const relay = stack.relays.executeIntent;
   if (!relay) throw new Error('chaos needs the executeIntent function');
+  const interposer = stack.interposer;
+  if (!interposer) throw new Error('chaos needs the Firestore interposer');
+  const firestore: ChaosReport['firestore'] = { faults: Object.fromEntries(FIRESTORE_FAULT_KINDS.map((k) => [k, 0])) as Record<FirestoreFaultKind, number>, byMethod: {}, windows: 0 };
   const pubsub = new PubSub({ projectId: stack.projectId, apiEndpoint: stack.pubsubHost, emulatorMode: true });
   const killSwitchWrites: KillSwitchWrite[] = [];
   let halted: boolean | null = null;
@@ -149,6 +244,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     // ---- the storm: publishing, kills and halts on one seeded timeline
     const published: PublishedMessage[] = [];
+    const idPrefix = opts.idPrefix ?? `chaos-${opts.seed}`;
     const publishes: Array<Promise<void>> = [];
     const symbols = ['AAPL', 'MSFT', 'SPY', 'NVDA', 'TSLA'];
     let republished = 0;
@@ -159,7 +255,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const limit = rand() < 0.4;
       return {
         intentId,
-        strategyId: `chaos-strategy-${i % opts.strategies}`,
+        strategyId: `${opts.strategyPrefix ?? 'chaos-strategy'}-${i % opts.strategies}`,
         symbol: symbols[Math.floor(rand() * symbols.length)] ?? 'AAPL',
         side: rand() < 0.5 ? 'buy' : 'sell',
         qty: 1 + Math.floor(rand() * 10),
@@ -176,7 +272,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     };
     const publishAll = async () => {
       for (let i = 0; i < opts.intents; i += 1) {
-        const intent = makeIntent(`chaos-${opts.seed}-${i}`, i);
+        const intent = makeIntent(`${idPrefix}-${i}`, i);
         const copies = rand() < 0.08 ? 2 : 1; // a publisher retrying after an unclear publish
         republished += copies - 1;
         for (let c = 0; c < copies; c += 1) void publishOne(intent);
@@ -184,7 +280,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           invalid += 1;
           publishes.push(
             topic
-              .publishMessage({ data: Buffer.from(JSON.stringify({ intentId: `chaos-bad-${opts.seed}-${i}`, qty: -1 })) })
+              .publishMessage({ data: Buffer.from(JSON.stringify({ intentId: `${idPrefix}-bad-${i}`, qty: -1 })) })
               .then((messageId) => void published.push({ messageId, intentId: null })),
           );
         }
@@ -217,7 +313,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         t0 = at + period;
       }
     };
-    await Promise.all([publishAll(), kills(), halts()]);
+    const firestoreWindows = planFirestoreFaults(opts.firestoreFaultWindows ?? FIRESTORE_FAULT_KINDS.length, opts.publishMs, rand);
+    const firestoreFaults = async () => {
+      const t0 = Date.now();
+      for (const w of firestoreWindows) {
+        await sleep(Math.max(0, w.atMs - (Date.now() - t0)));
+        log(`Firestore ${w.kind} for ${w.holdMs} ms: ${w.faults.map(([m, f]) => `${m} ${JSON.stringify(f)}`).join(', ')}`);
+        await runFirestoreFaultWindow(interposer, w, firestore);
+      }
+    };
+    await Promise.all([publishAll(), kills(), halts(), firestoreFaults()]);
     await Promise.all(publishes);
     // On a loaded machine the backlog reaches the broker after the publishing window: keep the
     // faults on until the storm has really hit the broker (bounded), rather than trusting timing.
@@ -227,14 +332,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     // storm up with more intents (gate open, faults on) until the broker has seen its faults.
     const stormUntil = Date.now() + 180_000;
     let topUps = 0;
-    while ((await injectedFaults()) < MIN_INJECTED_FAULTS && Date.now() < stormUntil) {
+    // The same for the Firestore faults: a kind whose windows met no call (the function was
+    // down, or idle) gets another window while a top-up is in flight.
+    const firestoreMissing = () => (firestoreWindows.length === 0 ? [] : FIRESTORE_FAULT_KINDS.filter((k) => firestore.faults[k] === 0));
+    while (((await injectedFaults()) < MIN_INJECTED_FAULTS || firestoreMissing().length > 0) && Date.now() < stormUntil) {
       if (halted !== false) await setHalted(false);
       if (stack.functionPid('executeIntent') === null) await stack.startFunction('executeIntent');
       const batch = Array.from({ length: 10 }, () => {
         topUps += 1;
-        return makeIntent(`chaos-${opts.seed}-top-${topUps}`, topUps);
+        return makeIntent(`${idPrefix}-top-${topUps}`, topUps);
       });
       await Promise.all(batch.map(publishOne));
+      for (const kind of firestoreMissing()) await runFirestoreFaultWindow(interposer, firestoreFaultWindow(kind, 0, rand), firestore);
       const until = Date.now() + 15_000;
       while (Date.now() < until && (await injectedFaults()) < MIN_INJECTED_FAULTS && published.some((m) => !relay.isAcked(m.messageId))) await sleep(250);
     }
@@ -243,6 +352,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
     // ---- settle: no faults, gate open, function up; wait for the backlog and the reconciler
     await simFaults({ clear: true, seed: opts.seed });
+    interposer.faults.clear();
     if (halted !== false) await setHalted(false);
     if (stack.functionPid('executeIntent') === null) await stack.startFunction('executeIntent');
     const validIds = new Set(published.flatMap((m) => (m.intentId ? [m.intentId] : [])));
@@ -271,7 +381,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const invalidSnap = await stack.db.collection('invalidIntents').get();
     const invalidMessageIds = new Set(invalidSnap.docs.map((d) => String(d.get('messageId') ?? d.id)));
     const orders: SimOrder[] = stack.sim.orders();
-    const claimCommits = stack.interposer!.commits
+    const claimCommits = interposer.commits
       .entries()
       .filter((c) => c.transactional)
       .flatMap((c) => c.serverValues.filter((d) => d.startsWith('submissions/')).map((d) => ({ intentId: d.slice('submissions/'.length), commitMicros: c.commitMicros })));
@@ -286,6 +396,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const faults: Record<string, number> = {};
     for (const r of submits) if (r.fault) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
     const stats = relay.stats();
+    await opts.beforeStop?.(stack);
     const acks = Object.entries(stats.outcomes).filter(([status]) => PUSH_ACK_STATUSES.has(Number(status))).reduce((n, [, v]) => n + v, 0);
     return {
       seed: opts.seed,
@@ -295,6 +406,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       haltPeriods: haltTimes.length,
       pubsub: { deliveries: stats.deliveries, duplicates: stats.duplicates, notAcked: stats.deliveries - acks, outcomes: stats.outcomes },
       sim: { submits: submits.length, faults, orders: orders.length },
+      firestore,
       states,
       refusedReasons,
       claimsChecked: result.claimsChecked,
@@ -341,6 +453,7 @@ export function formatReport(r: ChaosReport): string {
     `seed ${r.seed}: ${r.published.valid} intents (${r.published.topUps} of them top-ups; +${r.published.republished} republished, ${r.published.invalid} invalid), ` +
       `${r.kills} kill -9, ${r.haltPeriods} halts (slowest kill-switch write ${Math.round(r.killSwitchWrites.slowestMs)} ms), ${r.pubsub.deliveries} push deliveries (${r.pubsub.duplicates} duplicated, ${r.pubsub.notAcked} not acknowledged: ${JSON.stringify(r.pubsub.outcomes)}), ` +
       `${r.sim.submits} broker submits (faults ${JSON.stringify(r.sim.faults)}), ${r.sim.orders} orders, ` +
+      `Firestore faults ${JSON.stringify(r.firestore.faults)} in ${r.firestore.windows} windows (by method ${JSON.stringify(r.firestore.byMethod)}), ` +
       `G2: ${r.claimsChecked} claim commits checked on the wire, ${r.claimRequestsChecked} claimCommittedAt checked (${r.claimsUnseen} claims not seen on the wire, ${r.reclaimed} records claimed more than once), ` +
       `states ${JSON.stringify(r.states)} (refused: ${JSON.stringify(r.refusedReasons)}), ${r.settled ? 'settled' : 'NOT SETTLED'} in ${Math.round(r.durationMs / 1000)} s`,
     ...inv,
@@ -350,4 +463,23 @@ export function formatReport(r: ChaosReport): string {
 
 export function violations(r: ChaosReport): number {
   return Object.values(r.invariants).reduce((a, b) => a + b, 0) + (r.settled ? 0 : 1);
+}
+
+/** Total Firestore faults the interposer injected. */
+export function firestoreFaultsInjected(r: ChaosReport): number {
+  return Object.values(r.firestore.faults).reduce((a, b) => a + b, 0);
+}
+
+/** Total broker faults the simulator injected into submits. */
+export function brokerFaultsInjected(r: ChaosReport): number {
+  return Object.values(r.sim.faults).reduce((a, b) => a + b, 0);
+}
+
+/** Why a run was not the storm it claims to be (empty: it was): a run that injected no Firestore faults, or too few broker faults, tested nothing about them. */
+export function stormProblems(r: ChaosReport): string[] {
+  const problems: string[] = [];
+  if (firestoreFaultsInjected(r) === 0) problems.push('no Firestore faults injected');
+  if (brokerFaultsInjected(r) < MIN_INJECTED_FAULTS) problems.push(`only ${brokerFaultsInjected(r)} broker faults injected (fewer than ${MIN_INJECTED_FAULTS})`);
+  if (r.kills === 0) problems.push('no kill -9');
+  return problems;
 }
