@@ -170,11 +170,23 @@ function planFirestoreFaults(count: number, spanMs: number, rand: () => number):
   });
 }
 
-/** Runs one window: sets its faults, waits, counts the calls they acted on, clears them (releasing hung calls). */
+/**
+ * Runs one window: sets its faults, waits `holdMs` and then, while calls are still to come
+ * (the backlog may lag the publishing on a loaded machine), until every fault's `times` is
+ * used up (any one of a window of several) or 3 × `holdMs` have passed; counts the calls they acted on and clears them
+ * (releasing hung calls, which then go on to the emulator).
+ */
 async function runFirestoreFaultWindow(interposer: FirestoreInterposer, w: FirestoreFaultWindow, counts: { faults: Record<FirestoreFaultKind, number>; byMethod: Record<string, number>; windows: number }): Promise<void> {
   const before = interposer.faults.injected();
+  const until = Date.now() + 3 * w.holdMs;
   for (const [method, fault] of w.faults) interposer.faults.set(method, fault);
   await sleep(w.holdMs);
+  const usedUp = () => {
+    const now = interposer.faults.injected();
+    // Any one used up: RunAggregationQuery, say, may never be called in a window of reads.
+    return w.faults.some(([method, f]) => (now[method] ?? 0) - (before[method] ?? 0) >= (f.times ?? Infinity));
+  };
+  while (Date.now() < until && !usedUp()) await sleep(100);
   const after = interposer.faults.injected();
   for (const [method] of w.faults) {
     interposer.faults.clear(method);
