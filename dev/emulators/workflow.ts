@@ -27,7 +27,8 @@ import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, type 
 import { createServer } from 'node:net';
 import { PubSub } from '@google-cloud/pubsub';
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
-import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import type { Firestore } from 'firebase-admin/firestore';
+import { firestoreAt } from './firestore-at.js';
 import { startAlpacaSimulator, type AlpacaSimulator } from '../alpaca-sim/server.js';
 import type { FillMode } from '../alpaca-sim/faults.js';
 import { discoverFunctions, type DiscoveredFunction } from '../stack/discover.js';
@@ -152,18 +153,7 @@ export async function busyPorts(ports: Record<string, number>): Promise<Array<{ 
 /** A firebase-admin Firestore on the workflow's emulator, whatever FIRESTORE_EMULATOR_HOST says. */
 export function workflowFirestore(projectId: string, host: string): { app: App; db: Firestore } {
   const app = initializeApp({ projectId }, `haltgate-workflow-${process.pid}-${Date.now()}`);
-  // @google-cloud/firestore lets FIRESTORE_EMULATOR_HOST override settings({ host }) at the
-  // moment settings are applied: point it at ours for exactly that moment.
-  const saved = process.env.FIRESTORE_EMULATOR_HOST;
-  process.env.FIRESTORE_EMULATOR_HOST = host;
-  try {
-    const db = getFirestore(app);
-    db.settings({ host, ssl: false });
-    return { app, db };
-  } finally {
-    if (saved === undefined) delete process.env.FIRESTORE_EMULATOR_HOST;
-    else process.env.FIRESTORE_EMULATOR_HOST = saved;
-  }
+  return { app, db: firestoreAt(app, host) };
 }
 
 /** Parent of every process: from /proc on Linux, else from `ps` (macOS). */

@@ -1,5 +1,6 @@
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
-import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import type { Firestore } from 'firebase-admin/firestore';
+import { firestoreAt } from '../../dev/emulators/firestore-at.js';
 import { startAlpacaSimulator, type AlpacaSimulator } from '../../dev/alpaca-sim/server.js';
 import { startFirestoreInterposer, type FirestoreInterposer } from '../../dev/firestore-interposer/interposer.js';
 import { clearFirestore, EMULATORS, uniqueProjectId } from './emulators.js';
@@ -36,25 +37,11 @@ export function functionEnv(firestore: { host: string }, sim: AlpacaSimulator, p
   };
 }
 
-/**
- * A firebase-admin client of the test's own, by default straight to the emulator (not through
- * the interposer). @google-cloud/firestore lets FIRESTORE_EMULATOR_HOST override
- * `settings({ host })`, reading it when settings are applied, so it is pointed at `host` for
- * exactly that moment.
- */
+/** A firebase-admin client of the test's own, by default straight to the emulator (not through the interposer). */
 export function adminFirestore(projectId: string, host = EMULATORS.firestore): { app: App; db: Firestore } {
   appCounter += 1;
   const app = initializeApp({ projectId }, `test-${process.pid}-${appCounter}`);
-  const saved = process.env.FIRESTORE_EMULATOR_HOST;
-  process.env.FIRESTORE_EMULATOR_HOST = host;
-  try {
-    const db = getFirestore(app);
-    db.settings({ host, ssl: false });
-    return { app, db };
-  } finally {
-    if (saved === undefined) delete process.env.FIRESTORE_EMULATOR_HOST;
-    else process.env.FIRESTORE_EMULATOR_HOST = saved;
-  }
+  return { app, db: firestoreAt(app, host) };
 }
 
 export interface TestBackends {

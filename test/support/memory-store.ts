@@ -29,7 +29,8 @@ import { emptyStrategyStats, parseStrategyStats, recordBrokerOutcome, classifyBr
 import { decideClaim, type ClaimInput } from '../../functions/src/domain/claim-decision.js';
 import type { Clock } from '../../functions/src/domain/clock.js';
 import { decideKillSwitch } from '../../functions/src/domain/kill-switch.js';
-import { appendHistory, type SubmissionRecord } from '../../functions/src/domain/submission.js';
+import type { SubmissionRecord } from '../../functions/src/domain/submission.js';
+import { applyOutcome } from '../../functions/src/domain/outcome.js';
 import { StoreUnavailableError } from '../../functions/src/errors.js';
 import { timestampsToDates, ts } from '../../functions/src/store/firestore-values.js';
 import { INVALID_INTENTS, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../../functions/src/store/paths.js';
@@ -217,30 +218,9 @@ export function createMemorySubmissionStore(
       if (data === undefined) return { applied: false, current: null, why: 'record does not exist' };
       const parsed = recordFromDocument(data);
       if (!parsed.ok) return { applied: false, current: null, why: `record unreadable: ${parsed.problem}` };
-      const current = parsed.record;
-      if (current.attempts !== expect.attempt || !expect.from.includes(current.state)) {
-        return {
-          applied: false,
-          current,
-          why: `record is ${current.state} at attempt ${current.attempts}; expected attempt ${expect.attempt} in ${expect.from.join('/')}`,
-        };
-      }
-      const nowMs = clock.now();
-      const record: SubmissionRecord = {
-        ...current,
-        state: update.state,
-        reason: update.reason,
-        detail: update.detail,
-        brokerOrderId: update.brokerOrderId === undefined ? current.brokerOrderId : update.brokerOrderId,
-        brokerStatus: update.brokerStatus === undefined ? current.brokerStatus : update.brokerStatus,
-        updatedAtMs: nowMs,
-        history: appendHistory(current.history, {
-          state: update.state,
-          atMs: nowMs,
-          attempt: current.attempts,
-          ...(update.reason === null ? {} : { reason: update.reason }),
-        }),
-      };
+      const outcome = applyOutcome(parsed.record, expect, update, clock.now());
+      if (!outcome.applied) return outcome;
+      const record = outcome.record;
       db.set(path, { ...recordToDocument(record), [CLAIM_COMMITTED_AT]: data[CLAIM_COMMITTED_AT] ?? null }, { kind: 'outcome', state: record.state, attempt: record.attempts });
       return { applied: true, record };
     },

@@ -5,7 +5,8 @@ import { decideClaim, type ClaimDecision, type ClaimInput } from '../domain/clai
 import type { Clock } from '../domain/clock.js';
 import type { OrderIntent } from '../domain/intent.js';
 import { decideKillSwitch } from '../domain/kill-switch.js';
-import { appendHistory, type SubmissionRecord, type SubmissionState } from '../domain/submission.js';
+import { applyOutcome, type OutcomeUpdate, type OutcomeWrite } from '../domain/outcome.js';
+import type { SubmissionState } from '../domain/submission.js';
 import { StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
@@ -27,15 +28,7 @@ export interface ClaimRequest {
   breakerDefaults?: BreakerLimits | null;
 }
 
-export interface OutcomeUpdate {
-  state: SubmissionState;
-  reason: string | null;
-  detail: string | null;
-  brokerOrderId?: string | null;
-  brokerStatus?: string | null;
-}
-
-export type OutcomeWrite = { applied: true; record: SubmissionRecord } | { applied: false; current: SubmissionRecord | null; why: string };
+export type { OutcomeUpdate, OutcomeWrite } from '../domain/outcome.js';
 
 export interface InvalidIntentEntry {
   eventId: string;
@@ -197,33 +190,9 @@ export function createFirestoreSubmissionStore(
           if (!snap.exists) return { applied: false, current: null, why: 'record does not exist' };
           const parsed = recordFromDocument(snap.data() ?? {});
           if (!parsed.ok) return { applied: false, current: null, why: `record unreadable: ${parsed.problem}` };
-          const current = parsed.record;
-          // Only the attempt that claimed may record its outcome, and only over the states it
-          // expects: a reconciler or a later attempt may have moved the record on meanwhile,
-          // and its conclusion must not be overwritten by a stale one.
-          if (current.attempts !== expect.attempt || !expect.from.includes(current.state)) {
-            return {
-              applied: false,
-              current,
-              why: `record is ${current.state} at attempt ${current.attempts}; expected attempt ${expect.attempt} in ${expect.from.join('/')}`,
-            };
-          }
-          const nowMs = clock.now();
-          const record: SubmissionRecord = {
-            ...current,
-            state: update.state,
-            reason: update.reason,
-            detail: update.detail,
-            brokerOrderId: update.brokerOrderId === undefined ? current.brokerOrderId : update.brokerOrderId,
-            brokerStatus: update.brokerStatus === undefined ? current.brokerStatus : update.brokerStatus,
-            updatedAtMs: nowMs,
-            history: appendHistory(current.history, {
-              state: update.state,
-              atMs: nowMs,
-              attempt: current.attempts,
-              ...(update.reason === null ? {} : { reason: update.reason }),
-            }),
-          };
+          const outcome = applyOutcome(parsed.record, expect, update, clock.now());
+          if (!outcome.applied) return outcome;
+          const record = outcome.record;
           tx.set(ref, { ...recordToDocument(record), [CLAIM_COMMITTED_AT]: snap.get(CLAIM_COMMITTED_AT) ?? null });
           return { applied: true, record };
         });
