@@ -61,6 +61,8 @@ export interface LocalStackOptions {
    * function. Default: none, the emulator pushes to the function itself.
    */
   pushRelay?: PushRelayOptions | false;
+  /** Another Firestore emulator than FIRESTORE_EMULATOR_HOST's (host:port), e.g. one a test restarts. */
+  firestoreHost?: string;
   /** A gRPC interposer between the function processes and the Firestore emulator. Default false. */
   interposer?: boolean;
   /** The simulator: faults, fill mode, and the broker keys it accepts (default: its own fixed ones; the functions get these). */
@@ -269,7 +271,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   // A deployed function refuses tokens while FIREBASE_AUTH_EMULATOR_HOST is set outside a
   // demo-* project (functions/src/ops/firebase-verifier.ts): local users are for those only.
   const withUsers = opts.auth !== false && projectId.startsWith('demo-');
-  const hosts = emulatorHostsFromEnv(process.env, { needAuth: withUsers });
+  const fromEnv = emulatorHostsFromEnv(opts.firestoreHost ? { ...process.env, FIRESTORE_EMULATOR_HOST: opts.firestoreHost } : process.env, { needAuth: withUsers });
+  const hosts = fromEnv;
 
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {

@@ -7,6 +7,7 @@
  *
  *   npm run test:chaos                          seeds 1,2,3; 500 intents each
  *   npm run test:chaos -- --seeds 7 --intents 800
+ *   npm run test:chaos -- --seeds 1 --restart-firestore   (also restarts Firestore mid-run)
  *
  * A failing seed replays the same storm: `npm run test:chaos -- --seeds <seed>`.
  */
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     'publish-ms': { type: 'string', default: '120000' },
     /** Firestore fault windows per seed (0: none, and the run fails). */
     'firestore-windows': { type: 'string', default: '10' },
+    /** Restart the Firestore emulator (an own one) once per seed mid-run, data exported and re-imported. Experimental (see ChaosOptions.restartFirestore). */
+    'restart-firestore': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
 });
@@ -39,6 +42,7 @@ for (const seed of values.seeds.split(',').map(Number)) {
     halts: Number(values.halts),
     publishMs: Number(values['publish-ms']),
     firestoreFaultWindows: Number(values['firestore-windows']),
+    restartFirestore: values['restart-firestore'],
     log: (line) => (values.verbose ? console.log(`  [${seed}] ${line}`) : undefined),
   });
   reports.push(report);
