@@ -39,9 +39,18 @@ export function uniqueProjectId(): string {
   return `demo-t${randomBytes(6).toString('hex')}`;
 }
 
-async function emulatorDelete(url: string): Promise<void> {
-  const res = await fetch(url, { method: 'DELETE', headers: { Authorization: 'Bearer owner' } });
-  if (!res.ok) throw new Error(`DELETE ${url} answered ${res.status}: ${await res.text()}`);
+/**
+ * The Firestore emulator answers its reset with a 500 while a transaction still holds locks in
+ * the project (one the client of a previous test is still retrying): try again, bounded.
+ */
+async function emulatorDelete(url: string, attempts = 20): Promise<void> {
+  for (let i = 1; ; i++) {
+    const res = await fetch(url, { method: 'DELETE', headers: { Authorization: 'Bearer owner' } });
+    if (res.ok) return;
+    const text = await res.text();
+    if (res.status !== 500 || i >= attempts) throw new Error(`DELETE ${url} answered ${res.status} (attempt ${i}): ${text}`);
+    await new Promise((r) => setTimeout(r, 250 * i));
+  }
 }
 
 /** Deletes every document of the project's default database (the Firestore emulator's REST endpoint). */
