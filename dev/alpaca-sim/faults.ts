@@ -28,12 +28,16 @@ export const SubmitFault = {
 export type SubmitFault = (typeof SubmitFault)[keyof typeof SubmitFault];
 export const submitFaultSchema = z.enum(SubmitFault);
 
+/**
+ * What happens to an order once it is `new` (after `acceptDelayMs`). Chosen per order when it
+ * is placed, so changing the mode later does not change orders already in flight.
+ */
 export const FillMode = {
-  /** Filled in full right after it is accepted. */
+  /** Filled in full `fillDelayMs` after it became `new`. */
   instant: 'instant',
-  /** Stays `new` until `sim.fill()` (or a cancel). */
+  /** Stays `new` until `sim.fill()` (or a cancel, reject, expire, replace). */
   none: 'none',
-  /** Two fills right after acceptance: a `partial_fill` of about half, then the `fill`. */
+  /** A `partial_fill` of about half `fillDelayMs` after `new`, the `fill` `fillDelayMs` later. */
   partial: 'partial',
 } as const;
 export type FillMode = (typeof FillMode)[keyof typeof FillMode];
@@ -76,6 +80,20 @@ export const faultConfigSchema = z.strictObject({
   /** Fill prices of market orders per symbol (limit orders fill at their limit). */
   prices: z.record(z.string(), z.number().positive()),
   defaultPrice: z.number().positive(),
+  /**
+   * The status `POST /v2/orders` answers with, as Alpaca does: `accepted` or `pending_new`;
+   * `seeded` picks one per order from a PRNG of its own (seeded by `seed`), so the fault
+   * sequence of a chaos run is the same whichever status an order got.
+   */
+  submitStatus: z.enum(['accepted', 'pending_new', 'seeded']),
+  /** From `accepted`/`pending_new` to `new`. 0: right after the answer is computed. */
+  acceptDelayMs: z.number().int().min(0),
+  /** From `new` to the first fill, and between the fills of `partial`. */
+  fillDelayMs: z.number().int().min(0),
+  /** Alpaca's documented limit per API key per minute; sent in `X-RateLimit-*` on every answer. */
+  rateLimitPerMinute: z.number().int().positive(),
+  /** When true a request beyond `rateLimitPerMinute` in the current minute is answered 429. */
+  enforceRateLimit: z.boolean(),
 });
 export type FaultConfig = z.infer<typeof faultConfigSchema>;
 export type FaultPatch = Partial<FaultConfig>;
@@ -105,6 +123,13 @@ export function defaultFaultConfig(overrides: { seed?: number; fillMode?: FillMo
     fillMode: overrides.fillMode ?? 'instant',
     prices: {},
     defaultPrice: 100,
+    submitStatus: 'seeded',
+    // Small enough that tests waiting for a fill barely notice; long enough that an answer
+    // and a fill are distinct moments, as at Alpaca.
+    acceptDelayMs: 5,
+    fillDelayMs: 10,
+    rateLimitPerMinute: 200,
+    enforceRateLimit: false,
   };
 }
 

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { alpacaError, createOrderBook } from './book.js';
+import type { BookAnswer, SimOrderEvent } from './book.js';
 import {
   defaultFaultConfig,
   faultConfigProblems,
@@ -11,73 +12,48 @@ import {
   submitFaultSchema,
 } from './faults.js';
 import type { FaultConfig, FaultPatch, FillMode, SubmitFault } from './faults.js';
+import type { ForeignOrderInput, ReplacePatch, SimFill, SimOrder } from './orders.js';
+import { createRateLimiter } from './rate-limit.js';
 
 export { FillMode, SubmitFault } from './faults.js';
 export type { FaultConfig, FaultPatch } from './faults.js';
+export type { ForeignOrderInput, ReplacePatch, SimFill, SimOrder } from './orders.js';
+export type { SimOrderEvent } from './book.js';
 
 /**
  * An Alpaca Trading API v2 simulator (the subset haltgate uses), for tests, the local stack,
- * chaos tests and the benchmark. Not deployed.
+ * chaos tests and the benchmark. Not deployed. It answers as Alpaca documents, not cleaner:
  *
- * Alpaca semantics it keeps: both auth headers are required (401); `client_order_id` is unique
- * forever, also after a cancel (422 / 40010001 "client_order_id must be unique"); invalid
- * orders are refused with 422 / 40010001 and nothing is kept; buying-power refusals are 403;
- * `DELETE /v2/orders` answers 207 with `[{ id, status, body }]`; fills are account activities
- * paged by `page_token` (the last activity id). Every accepted order is kept until `reset()`.
+ * - `POST /v2/orders` answers 200 with status `accepted` or `pending_new` (config
+ *   `submitStatus`, seeded by default); the order becomes `new` `acceptDelayMs` later and then
+ *   fills per `fillMode`, `fillDelayMs` apart (book.ts). Orders may later be `rejected`,
+ *   `expired` (keeping what filled) or `replaced` (`PATCH /v2/orders/{id}`: the old order gets
+ *   `replaced_by`, the new one `replaces`).
+ * - Orders carry every field Alpaca sends (`order_class: 'simple'`, `legs`, `position_intent`,
+ *   `expires_at`, ...; orders.ts). The account may hold foreign orders: manual ones, multi-leg
+ *   (`mleg`, `symbol: ''`, `side: ''`, `legs`), other asset classes — and fill activities no
+ *   reader can use (`addRawFill`).
+ * - Both auth headers are required (401); `client_order_id` is at most 128 characters and
+ *   unique forever, also after a cancel (422 / 40010001 "client_order_id must be unique");
+ *   invalid orders are 422 / 40010001 and nothing is kept; buying-power refusals are 403 with
+ *   `buying_power` and `cost_basis`; `DELETE /v2/orders` answers 207 with `[{ id, status, body }]`.
+ * - `GET /v2/orders`: `status` open|closed|all (open), `limit` (50, at most 500), `after` /
+ *   `until` (exclusive, on submission time), `direction` (desc), `nested`, `symbols`, `side`;
+ *   no page token: a client pages by moving `after`/`until`. FILL activities page by
+ *   `page_token` (the last activity id), `page_size` at most 100, `after`/`until`/`date`.
+ * - Every API answer carries `X-RateLimit-Limit/Remaining/Reset`, counted per key per minute
+ *   (`rateLimitPerMinute`, 200); beyond it a request is answered 429 only when
+ *   `enforceRateLimit` is on (rate-limit.ts). The random `rateLimitRate` fault is apart.
  *
- * Faults (see faults.ts) are set programmatically (`sim.faults`) or over HTTP by another
- * process: `POST /__sim/faults`, `GET /__sim/faults`, `GET /__sim/orders`, `GET /__sim/fills`,
- * `GET /__sim/requests`, `POST /__sim/reset`, `POST /__sim/orders/:id/fill`. The `/__sim`
- * routes need no auth and see no faults.
+ * Faults (faults.ts) are set programmatically (`sim.faults`) or over HTTP by another process.
+ * Control routes (no auth, no faults, no rate limit): `GET|POST /__sim/faults`,
+ * `GET /__sim/orders`, `GET /__sim/fills`, `GET /__sim/events`, `GET /__sim/requests`,
+ * `POST /__sim/reset`, `POST /__sim/idle`, `POST /__sim/orders/:id/{fill,reject,expire,replace,advance}`,
+ * `POST /__sim/foreign-orders`, `POST /__sim/fills/raw`.
  */
 
 export const SIM_DEFAULT_KEY_ID = 'sim-key-id';
 export const SIM_DEFAULT_SECRET_KEY = 'sim-secret-key';
-
-/** An order as Alpaca renders it (the fields the simulator maintains). */
-export interface SimOrder {
-  id: string;
-  client_order_id: string;
-  created_at: string;
-  updated_at: string;
-  submitted_at: string;
-  filled_at: string | null;
-  expired_at: string | null;
-  canceled_at: string | null;
-  failed_at: string | null;
-  asset_id: string;
-  symbol: string;
-  asset_class: 'us_equity';
-  notional: null;
-  qty: string;
-  filled_qty: string;
-  filled_avg_price: string | null;
-  order_class: '';
-  order_type: string;
-  type: string;
-  side: string;
-  time_in_force: string;
-  limit_price: string | null;
-  stop_price: null;
-  status: string;
-  extended_hours: boolean;
-}
-
-/** A trade activity as `GET /v2/account/activities/FILL` renders it. */
-export interface SimFill {
-  activity_type: 'FILL';
-  id: string;
-  order_id: string;
-  symbol: string;
-  side: string;
-  qty: string;
-  price: string;
-  cum_qty: string;
-  leaves_qty: string;
-  transaction_time: string;
-  type: 'fill' | 'partial_fill';
-  order_status: string;
-}
 
 export interface SimRequestLogEntry {
   method: string;
@@ -89,6 +65,8 @@ export interface SimRequestLogEntry {
   at: number;
   /** The fault applied, when not `ok`. */
   fault?: SubmitFault;
+  /** Refused by the enforced per-minute limit (`enforceRateLimit`). */
+  rateLimited?: true;
   /** False when the client had gone or the fault withheld the answer. */
   delivered: boolean;
 }
@@ -116,7 +94,7 @@ export interface AlpacaSimulatorOptions {
   seed?: number;
   /** Initial fault configuration (also what `clear()`/`reset()` return to). */
   faults?: FaultPatch;
-  /** Clock for timestamps. Default `Date.now`. */
+  /** Clock for timestamps and rate-limit windows. Default `Date.now`. Delays use real timers. */
   now?: () => number;
 }
 
@@ -126,38 +104,50 @@ export interface AlpacaSimulator {
   port: number;
   keyId: string;
   secretKey: string;
-  /** Every order ever accepted (until `reset()`), oldest first, as copies. */
+  /** Every order ever kept (until `reset()`), oldest first, as copies. */
   orders(): SimOrder[];
-  /** Every fill activity, oldest first, as copies. */
+  /** Every fill activity, oldest first, as copies; raw ones (`addRawFill`) as they were given. */
   fills(): SimFill[];
-  /** Fills an open order now: `qty` defaults to what is left, `price` to the fill price rule. */
+  /** Every order change, as Alpaca's trade_updates stream would tell it. */
+  events(): SimOrderEvent[];
+  /**
+   * Fills an open order now (acknowledging it first if still `accepted`/`pending_new`): `qty`
+   * defaults to what is left, `price` to the fill price rule. Ends its automatic course.
+   */
   fill(orderId: string, opts?: { qty?: number; price?: number }): SimOrder;
+  /** An open order becomes `rejected` (`failed_at` set); the reason goes to `events()`. */
+  reject(orderId: string, reason?: string): SimOrder;
+  /** An open order becomes `expired`, keeping `filled_qty` so far. */
+  expire(orderId: string): SimOrder;
+  /** Alpaca's replace, acknowledging the order first; answers the new order. Throws where Alpaca would refuse. */
+  replace(orderId: string, patch: ReplacePatch): SimOrder;
+  /** Runs the order's next automatic step (acknowledge, fill) now. Throws when none is pending. */
+  advance(orderId: string): SimOrder;
+  /** Resolves once no order has an automatic step pending. */
+  idle(): Promise<void>;
+  /** Puts an order haltgate did not place on the account (with its fill activities if filled). */
+  addForeignOrder(order: ForeignOrderInput): SimOrder;
+  /** Appends any JSON to the FILL activities. */
+  addRawFill(activity: unknown): void;
   faults: FaultControls;
   /** Every API request (not `/__sim`), in the order outcomes were decided. */
   requestLog: SimRequestLogEntry[];
-  /** Forgets orders, fills, used client order ids and the log; faults back to the start; ends hung requests. */
+  /** Forgets orders, fills, events, used client order ids, rate windows and the log; faults back to the start; ends hung requests. */
   reset(): void;
   /** Closes the server, including hung and keep-alive connections. */
   stop(): Promise<void>;
 }
 
-interface SimResponse {
-  status: number;
-  body?: unknown;
+interface SimResponse extends BookAnswer {
   /** Sent as-is with this content type instead of JSON. */
   text?: { contentType: string; body: string };
   headers?: Record<string, string>;
 }
 
-const CLOSED_STATUSES = new Set(['filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day', 'stopped', 'suspended']);
-const TIME_IN_FORCE = new Set(['day', 'gtc', 'opg', 'cls', 'ioc', 'fok']);
-const DECIMAL = /^\d+(\.\d+)?$/;
-const SYMBOL = /^[A-Z0-9][A-Z0-9./-]{0,20}$/;
 const MAX_BODY_BYTES = 1024 * 1024;
-
-function alpacaError(status: number, code: number, message: string): SimResponse {
-  return { status, body: { code, message } };
-}
+const IDLE_WAIT_MAX_MS = 10_000;
+/** Distinct from the fault dice so the submit status never shifts a chaos run's faults. */
+const LIFECYCLE_SEED_SALT = 0x5bd1e995;
 
 export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): Promise<AlpacaSimulator> {
   const keyId = opts.keyId ?? SIM_DEFAULT_KEY_ID;
@@ -171,11 +161,10 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
   // ---- state ---------------------------------------------------------------------------
   let config: FaultConfig = { ...startConfig };
   let rand = mulberry32(config.seed);
+  let lifeRand = mulberry32(config.seed ^ LIFECYCLE_SEED_SALT);
   let forced: SubmitFault[] = [];
-  const orders = new Map<string, SimOrder>(); // insertion order = submission order
-  const byClientOrderId = new Map<string, SimOrder>();
-  const usedClientOrderIds = new Set<string>();
-  const fills: SimFill[] = [];
+  const book = createOrderBook({ now, config: () => config, lifeRand: () => lifeRand() });
+  const limiter = createRateLimiter();
   const requestLog: SimRequestLogEntry[] = [];
   const held = new Set<http.ServerResponse>(); // hung requests, never answered
   const sockets = new Set<Socket>();
@@ -189,18 +178,23 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
     return parsed;
   }
 
+  function reseed(): void {
+    rand = mulberry32(config.seed);
+    lifeRand = mulberry32(config.seed ^ LIFECYCLE_SEED_SALT);
+  }
+
   const faults: FaultControls = {
     set(patch) {
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as FaultPatch;
       const next = validated({ ...config, ...defined });
       config = next;
-      if (defined.seed !== undefined) rand = mulberry32(config.seed);
+      if (defined.seed !== undefined) reseed();
       return structuredClone(config);
     },
     get: () => structuredClone(config),
     clear() {
       config = { ...startConfig };
-      rand = mulberry32(config.seed);
+      reseed();
       forced = [];
     },
     next(outcomes) {
@@ -210,8 +204,6 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
   };
 
   // ---- helpers ---------------------------------------------------------------------------
-  const iso = (ms = now()) => new Date(ms).toISOString();
-
   /** A pause that `stop()` cuts short (the caller then sees `stopped`). */
   function sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
@@ -230,261 +222,54 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
     return l.min + rand() * (l.max - l.min);
   }
 
-  function priceFor(order: SimOrder): number {
-    if (order.limit_price !== null) return Number(order.limit_price);
-    return config.prices[order.symbol] ?? config.defaultPrice;
-  }
-
-  function fmt(n: number): string {
-    // Enough precision for fractional shares, no float noise in the common cases.
-    return String(Number(n.toFixed(9)));
-  }
-
-  function applyFill(order: SimOrder, qty: number, price: number): void {
-    const total = Number(order.qty);
-    const before = Number(order.filled_qty);
-    const after = Math.min(total, before + qty);
-    const done = after - before;
-    if (done <= 0) throw new Error(`order ${order.id} has nothing left to fill`);
-    const prevAvg = order.filled_avg_price === null ? 0 : Number(order.filled_avg_price);
-    const avg = (prevAvg * before + price * done) / after;
-    const t = now();
-    const complete = after >= total;
-    order.filled_qty = fmt(after);
-    order.filled_avg_price = fmt(avg);
-    order.status = complete ? 'filled' : 'partially_filled';
-    order.updated_at = iso(t);
-    if (complete) order.filled_at = iso(t);
-    const stamp = iso(t).replace(/[-:TZ.]/g, '');
-    fills.push({
-      activity_type: 'FILL',
-      id: `${stamp}::${randomUUID()}`,
-      order_id: order.id,
-      symbol: order.symbol,
-      side: order.side,
-      qty: fmt(done),
-      price: fmt(price),
-      cum_qty: fmt(after),
-      leaves_qty: fmt(total - after),
-      transaction_time: iso(t),
-      type: complete ? 'fill' : 'partial_fill',
-      order_status: order.status,
-    });
-  }
-
-  function fillAfterAccept(order: SimOrder): void {
-    const price = priceFor(order);
-    if (config.fillMode === 'instant') {
-      applyFill(order, Number(order.qty), price);
-    } else if (config.fillMode === 'partial') {
-      const total = Number(order.qty);
-      const first = total >= 2 ? Math.floor(total / 2) : Number(fmt(total / 2));
-      applyFill(order, first, price);
-      applyFill(order, total - first, price);
-    }
-  }
-
-  const copy = (o: SimOrder): SimOrder => ({ ...o });
-
   // ---- Alpaca routes ---------------------------------------------------------------------
-  function submitOrder(body: unknown, fault: SubmitFault): SimResponse {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return alpacaError(400, 40010000, 'request body format is invalid');
-    }
-    const b = body as Record<string, unknown>;
-    const invalid = (message: string) => alpacaError(422, 40010001, message);
-
-    const symbol = b.symbol;
-    if (typeof symbol !== 'string' || symbol === '') return invalid('symbol is required');
-    if (!SYMBOL.test(symbol)) return invalid(`asset "${symbol}" not found`);
-    if (b.notional !== undefined) return invalid('notional orders are not supported by the simulator');
-    const qtyText = typeof b.qty === 'number' ? String(b.qty) : b.qty;
-    if (typeof qtyText !== 'string' || qtyText === '') return invalid('qty is required');
-    if (!DECIMAL.test(qtyText) || !(Number(qtyText) > 0)) return invalid('qty must be > 0');
-    const side = b.side;
-    if (side !== 'buy' && side !== 'sell') return invalid('invalid side');
-    const type = b.type;
-    if (type !== 'market' && type !== 'limit') return invalid(`invalid order type for the simulator: ${String(type)}`);
-    const tif = b.time_in_force;
-    if (typeof tif !== 'string' || !TIME_IN_FORCE.has(tif)) return invalid('invalid time_in_force');
-    let limitPrice: string | null = null;
-    if (type === 'limit') {
-      const lp = typeof b.limit_price === 'number' ? String(b.limit_price) : b.limit_price;
-      if (lp === undefined || lp === null) return invalid('limit_price is required for limit orders');
-      if (typeof lp !== 'string' || !DECIMAL.test(lp) || !(Number(lp) > 0)) return invalid('invalid limit_price');
-      limitPrice = lp;
-    } else if (b.limit_price !== undefined && b.limit_price !== null) {
-      return invalid('limit_price is not allowed for market orders');
-    }
-    const cid = b.client_order_id ?? randomUUID();
-    if (typeof cid !== 'string' || cid === '') return invalid('invalid client_order_id');
-    if (cid.length > 48) return invalid('client_order_id must be no more than 48 characters');
-    if (usedClientOrderIds.has(cid)) return invalid('client_order_id must be unique');
-
-    const qty = Number(qtyText);
-    const marketPrice = limitPrice !== null ? Number(limitPrice) : (config.prices[symbol] ?? config.defaultPrice);
-    if (
-      fault === 'insufficient_buying_power' ||
-      (side === 'buy' &&
-        (config.insufficientBuyingPowerSymbols.includes(symbol) ||
-          (config.maxOrderNotional !== null && qty * marketPrice > config.maxOrderNotional)))
-    ) {
-      return alpacaError(403, 40310000, 'insufficient buying power');
-    }
-
-    const t = iso();
-    const order: SimOrder = {
-      id: randomUUID(),
-      client_order_id: cid,
-      created_at: t,
-      updated_at: t,
-      submitted_at: t,
-      filled_at: null,
-      expired_at: null,
-      canceled_at: null,
-      failed_at: null,
-      asset_id: `asset-${symbol}`,
-      symbol,
-      asset_class: 'us_equity',
-      notional: null,
-      qty: qtyText,
-      filled_qty: '0',
-      filled_avg_price: null,
-      order_class: '',
-      order_type: type,
-      type,
-      side,
-      time_in_force: tif,
-      limit_price: limitPrice,
-      stop_price: null,
-      status: 'new',
-      extended_hours: false,
-    };
-    orders.set(order.id, order);
-    byClientOrderId.set(cid, order);
-    usedClientOrderIds.add(cid);
-    const answer = copy(order); // as accepted; fills land right after
-    fillAfterAccept(order);
-    return { status: 200, body: answer };
-  }
-
-  function listOrders(q: URLSearchParams): SimResponse {
-    const status = q.get('status') ?? 'open';
-    if (!['open', 'closed', 'all'].includes(status)) return alpacaError(422, 40010001, 'invalid status');
-    const limitText = q.get('limit');
-    const limit = limitText === null ? 50 : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1) return alpacaError(422, 40010001, 'invalid limit');
-    const direction = q.get('direction') ?? 'desc';
-    if (direction !== 'asc' && direction !== 'desc') return alpacaError(422, 40010001, 'invalid direction');
-    const after = parseTime(q.get('after'));
-    const until = parseTime(q.get('until'));
-    if (after === 'invalid' || until === 'invalid') return alpacaError(422, 40010001, 'invalid timestamp');
-    let list = [...orders.values()].filter((o) => {
-      const closed = CLOSED_STATUSES.has(o.status);
-      if (status === 'open' && closed) return false;
-      if (status === 'closed' && !closed) return false;
-      const at = Date.parse(o.submitted_at);
-      if (after !== null && !(at > after)) return false;
-      if (until !== null && !(at < until)) return false;
-      return true;
-    });
-    if (direction === 'desc') list = list.reverse();
-    return { status: 200, body: list.slice(0, Math.min(limit, 500)).map(copy) };
-  }
-
-  function lookup(q: URLSearchParams): SimResponse {
-    const cid = q.get('client_order_id');
-    if (cid === null || cid === '') return alpacaError(422, 40010001, 'client_order_id is missing');
-    const order = byClientOrderId.get(cid);
-    return order === undefined ? alpacaError(404, 40410000, 'order not found') : { status: 200, body: copy(order) };
-  }
-
-  function getOrder(id: string): SimResponse {
-    const order = orders.get(id);
-    return order === undefined ? alpacaError(404, 40410000, 'order not found') : { status: 200, body: copy(order) };
-  }
-
-  function cancel(order: SimOrder): void {
-    const t = iso();
-    order.status = 'canceled';
-    order.canceled_at = t;
-    order.updated_at = t;
-  }
-
-  function cancelOne(id: string): SimResponse {
-    const order = orders.get(id);
-    if (order === undefined) return alpacaError(404, 40410000, 'order not found');
-    if (CLOSED_STATUSES.has(order.status)) return alpacaError(422, 42210000, `order is already in "${order.status}" state`);
-    cancel(order);
-    return { status: 204 };
-  }
-
-  function cancelAll(): SimResponse {
-    const results: Array<{ id: string; status: number; body: SimOrder }> = [];
-    for (const order of orders.values()) {
-      if (CLOSED_STATUSES.has(order.status)) continue;
-      cancel(order);
-      results.push({ id: order.id, status: 200, body: copy(order) });
-    }
-    return { status: 207, body: results };
-  }
-
-  function listFills(q: URLSearchParams): SimResponse {
-    const direction = q.get('direction') ?? 'desc';
-    if (direction !== 'asc' && direction !== 'desc') return alpacaError(422, 40010001, 'invalid direction');
-    const sizeText = q.get('page_size');
-    const pageSize = sizeText === null ? 100 : Number(sizeText);
-    if (!Number.isInteger(pageSize) || pageSize < 1) return alpacaError(422, 40010001, 'invalid page_size');
-    const after = parseTime(q.get('after'));
-    const until = parseTime(q.get('until'));
-    if (after === 'invalid' || until === 'invalid') return alpacaError(422, 40010001, 'invalid timestamp');
-    let list = fills.filter((f) => {
-      const at = Date.parse(f.transaction_time);
-      if (after !== null && !(at > after)) return false;
-      if (until !== null && !(at < until)) return false;
-      return true;
-    });
-    if (direction === 'desc') list = list.reverse();
-    const token = q.get('page_token');
-    if (token !== null && token !== '') {
-      const at = list.findIndex((f) => f.id === token);
-      if (at < 0) return alpacaError(422, 40010001, 'invalid page_token');
-      list = list.slice(at + 1);
-    }
-    return { status: 200, body: list.slice(0, Math.min(pageSize, 100)).map((f) => ({ ...f })) };
-  }
+  const ORDER_PATH = /^\/v2\/orders\/([^/]+)$/;
 
   function route(method: string, path: string, q: URLSearchParams, body: unknown, fault: SubmitFault): SimResponse {
     if (path === '/v2/orders') {
-      if (method === 'POST') return submitOrder(body, fault);
-      if (method === 'GET') return listOrders(q);
-      if (method === 'DELETE') return cancelAll();
+      if (method === 'POST') return book.submit(body, fault === 'insufficient_buying_power');
+      if (method === 'GET') return book.list(q);
+      if (method === 'DELETE') return book.cancelAll();
     }
-    if (path === '/v2/orders:by_client_order_id' && method === 'GET') return lookup(q);
-    const one = /^\/v2\/orders\/([^/]+)$/.exec(path);
+    if (path === '/v2/orders:by_client_order_id' && method === 'GET') return book.byClientId(q);
+    const one = ORDER_PATH.exec(path);
     if (one !== null) {
       const id = decodeURIComponent(one[1] ?? '');
-      if (method === 'GET') return getOrder(id);
-      if (method === 'DELETE') return cancelOne(id);
+      if (method === 'GET') return book.get(id);
+      if (method === 'DELETE') return book.cancelOne(id);
+      if (method === 'PATCH') return book.replace(id, body);
     }
-    if (path === '/v2/account/activities/FILL' && method === 'GET') return listFills(q);
+    if (path === '/v2/account/activities/FILL' && method === 'GET') return book.listFills(q);
     return { status: 404, text: { contentType: 'text/plain; charset=utf-8', body: '404 page not found' } };
   }
 
   function isKnownRoute(method: string, path: string): boolean {
     if (path === '/v2/orders') return method === 'GET' || method === 'POST' || method === 'DELETE';
-    if (/^\/v2\/orders\/[^/]+$/.test(path)) return method === 'GET' || method === 'DELETE';
+    if (ORDER_PATH.test(path)) return method === 'GET' || method === 'DELETE' || method === 'PATCH';
     return method === 'GET' && (path === '/v2/orders:by_client_order_id' || path === '/v2/account/activities/FILL');
   }
 
   // ---- control routes --------------------------------------------------------------------
-  function control(method: string, path: string, body: unknown): SimResponse {
+  /** Runs a control that throws on a refusal: 422 with its message. */
+  function attempt(run: () => unknown): SimResponse {
+    try {
+      return { status: 200, body: run() ?? { ok: true } };
+    } catch (err) {
+      return { status: 422, body: { message: (err as Error).message } };
+    }
+  }
+
+  async function control(method: string, path: string, body: unknown): Promise<SimResponse> {
     const state = () => ({ config: faults.get(), pending: faults.pending() });
-    if (path === '/__sim/orders' && method === 'GET') return { status: 200, body: [...orders.values()].map(copy) };
-    if (path === '/__sim/fills' && method === 'GET') return { status: 200, body: fills.map((f) => ({ ...f })) };
-    if (path === '/__sim/requests' && method === 'GET') return { status: 200, body: requestLog };
-    if (path === '/__sim/faults' && method === 'GET') return { status: 200, body: state() };
-    if (path === '/__sim/faults' && method === 'POST') {
+    if (method === 'GET') {
+      if (path === '/__sim/orders') return { status: 200, body: book.orders() };
+      if (path === '/__sim/fills') return { status: 200, body: book.fills() };
+      if (path === '/__sim/events') return { status: 200, body: book.events() };
+      if (path === '/__sim/requests') return { status: 200, body: requestLog };
+      if (path === '/__sim/faults') return { status: 200, body: state() };
+    }
+    if (method !== 'POST') return { status: 404, body: { message: `no simulator control route ${method} ${path}` } };
+    if (path === '/__sim/faults') {
       const parsed = faultRequestSchema.safeParse(body ?? {});
       if (!parsed.success) {
         return { status: 400, body: { message: 'invalid fault request', issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) } };
@@ -499,33 +284,44 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
       }
       return { status: 200, body: state() };
     }
-    if (path === '/__sim/reset' && method === 'POST') {
+    if (path === '/__sim/reset') {
       reset();
       return { status: 200, body: { ok: true } };
     }
-    const fillMatch = /^\/__sim\/orders\/([^/]+)\/fill$/.exec(path);
-    if (fillMatch !== null && method === 'POST') {
-      const b = (body ?? {}) as { qty?: unknown; price?: unknown };
-      try {
-        const order = fillOrder(decodeURIComponent(fillMatch[1] ?? ''), {
-          ...(typeof b.qty === 'number' ? { qty: b.qty } : {}),
-          ...(typeof b.price === 'number' ? { price: b.price } : {}),
-        });
-        return { status: 200, body: order };
-      } catch (err) {
-        return { status: 422, body: { message: (err as Error).message } };
+    if (path === '/__sim/idle') {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = await Promise.race([
+        book.idle().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), IDLE_WAIT_MAX_MS))),
+      ]);
+      clearTimeout(timer);
+      return { status: 200, body: { idle } };
+    }
+    if (path === '/__sim/foreign-orders') return attempt(() => book.addForeignOrder((body ?? {}) as ForeignOrderInput));
+    if (path === '/__sim/fills/raw') return attempt(() => book.addRawFill(body ?? null));
+    const m = /^\/__sim\/orders\/([^/]+)\/(fill|reject|expire|replace|advance)$/.exec(path);
+    if (m !== null) {
+      const id = decodeURIComponent(m[1] ?? '');
+      const b = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+      switch (m[2]) {
+        case 'fill':
+          return attempt(() =>
+            book.fill(id, {
+              ...(typeof b.qty === 'number' ? { qty: b.qty } : {}),
+              ...(typeof b.price === 'number' ? { price: b.price } : {}),
+            }),
+          );
+        case 'reject':
+          return attempt(() => book.reject(id, typeof b.reason === 'string' ? b.reason : undefined));
+        case 'expire':
+          return attempt(() => book.expire(id));
+        case 'replace':
+          return attempt(() => book.replaceControl(id, b as ReplacePatch));
+        default:
+          return attempt(() => book.advance(id));
       }
     }
     return { status: 404, body: { message: `no simulator control route ${method} ${path}` } };
-  }
-
-  function fillOrder(orderId: string, fillOpts: { qty?: number; price?: number } = {}): SimOrder {
-    const order = orders.get(orderId);
-    if (order === undefined) throw new Error(`no order ${orderId}`);
-    if (CLOSED_STATUSES.has(order.status)) throw new Error(`order ${orderId} is ${order.status}`);
-    const left = Number(order.qty) - Number(order.filled_qty);
-    applyFill(order, fillOpts.qty ?? left, fillOpts.price ?? priceFor(order));
-    return copy(order);
   }
 
   // ---- HTTP plumbing ---------------------------------------------------------------------
@@ -579,7 +375,7 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
         return { status: 503, text: { contentType: 'text/html', body: '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>' } };
       case 'rate_limit': {
         const headers: Record<string, string> = {
-          'x-ratelimit-limit': '200',
+          'x-ratelimit-limit': String(config.rateLimitPerMinute),
           'x-ratelimit-remaining': '0',
           'x-ratelimit-reset': String(Math.ceil(now() / 1000) + (config.retryAfterSeconds ?? 1)),
         };
@@ -607,14 +403,14 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
     }
 
     if (path.startsWith('/__sim/')) {
-      send(res, bodyIsJson ? control(method, path, body) : { status: 400, body: { message: 'body is not JSON' } });
+      send(res, bodyIsJson ? await control(method, path, body) : { status: 400, body: { message: 'body is not JSON' } });
       return;
     }
 
     await sleep(latency());
     if (stopped) return;
 
-    const log = (status: number, delivered: boolean, fault?: SubmitFault) => {
+    const log = (status: number, delivered: boolean, fault?: SubmitFault, rateLimited?: true) => {
       requestLog.push({
         method,
         path,
@@ -623,12 +419,24 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
         at: now(),
         delivered,
         ...(fault !== undefined && fault !== 'ok' ? { fault } : {}),
+        ...(rateLimited ? { rateLimited } : {}),
       });
     };
 
+    // Counted per key before anything else, as every answer reports the budget left.
+    const keyHeader = req.headers['apca-api-key-id'];
+    const budget = limiter.take(typeof keyHeader === 'string' ? keyHeader : '', now(), config.rateLimitPerMinute);
+    const answer = (r: SimResponse): boolean => send(res, { ...r, headers: { ...budget.headers, ...r.headers } });
+
+    if (budget.exceeded && config.enforceRateLimit) {
+      // Alpaca sends no Retry-After here: X-RateLimit-Reset says when the window restarts.
+      log(429, answer(alpacaError(429, 42910000, 'rate limit exceeded')), undefined, true);
+      return;
+    }
+
     if (req.headers['apca-api-key-id'] !== keyId || req.headers['apca-api-secret-key'] !== secretKey) {
       const r = alpacaError(401, 40110000, 'request is not authorized');
-      log(401, send(res, r));
+      log(401, answer(r));
       return;
     }
 
@@ -648,11 +456,11 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
     }
     const early = errorResponseFor(fault);
     if (early !== null) {
-      log(early.status, send(res, early), fault);
+      log(early.status, answer(early), fault);
       return;
     }
 
-    const r = isSubmit && !bodyIsJson ? alpacaError(400, 40010000, 'request body format is invalid') : route(method, path, url.searchParams, body, fault);
+    const r = (isSubmit || method === 'PATCH') && !bodyIsJson ? alpacaError(400, 40010000, 'request body format is invalid') : route(method, path, url.searchParams, body, fault);
 
     if (fault === 'lost_response') {
       log(0, false, fault);
@@ -664,7 +472,7 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
       hold(res);
       return;
     }
-    log(r.status, send(res, r), fault);
+    log(r.status, answer(r), fault);
   }
 
   const server = http.createServer((req, res) => {
@@ -694,10 +502,8 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
 
   function reset(): void {
     endHeld();
-    orders.clear();
-    byClientOrderId.clear();
-    usedClientOrderIds.clear();
-    fills.length = 0;
+    book.reset();
+    limiter.clear();
     requestLog.length = 0;
     faults.clear();
   }
@@ -707,9 +513,17 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
     port,
     keyId,
     secretKey,
-    orders: () => [...orders.values()].map(copy),
-    fills: () => fills.map((f) => ({ ...f })),
-    fill: fillOrder,
+    orders: book.orders,
+    fills: book.fills,
+    events: book.events,
+    fill: book.fill,
+    reject: book.reject,
+    expire: book.expire,
+    replace: book.replaceControl,
+    advance: book.advance,
+    idle: book.idle,
+    addForeignOrder: book.addForeignOrder,
+    addRawFill: book.addRawFill,
     faults,
     requestLog,
     reset,
@@ -721,6 +535,7 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
         wake();
       }
       timers.clear();
+      book.halt();
       endHeld();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -728,10 +543,4 @@ export async function startAlpacaSimulator(opts: AlpacaSimulatorOptions = {}): P
       await closed;
     },
   };
-}
-
-function parseTime(value: string | null): number | null | 'invalid' {
-  if (value === null || value === '') return null;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? 'invalid' : t;
 }

@@ -39,12 +39,17 @@ beforeEach(() => {
 });
 
 describe('normal operation', () => {
-  it('accepts an order; a lookup then sees it filled at the market price', async () => {
+  it('accepts an order; once it has run its course a lookup sees it filled at the market price', async () => {
     sim.faults.set({ prices: { AAPL: 187.25 } });
     const outcome = await broker.submitOrder(order('acc-1'), CALL);
-    expect(outcome).toMatchObject({ kind: 'accepted', order: { clientOrderId: 'acc-1', status: 'new', qty: '10', filledQty: '0' } });
+    // As at Alpaca, the answer to the POST is the order as received, not yet routed or filled.
+    expect(outcome).toMatchObject({
+      kind: 'accepted',
+      order: { clientOrderId: 'acc-1', status: expect.stringMatching(/^(accepted|pending_new)$/), qty: '10', filledQty: '0' },
+    });
     expect(sim.orders()).toHaveLength(1);
 
+    await sim.idle();
     const found = await broker.getOrderByClientOrderId('acc-1', CALL);
     expect(found).toMatchObject({ kind: 'found', order: { status: 'filled', filledQty: '10', filledAvgPrice: '187.25' } });
     if (outcome.kind === 'accepted' && found.kind === 'found') expect(found.order.id).toBe(outcome.order.id);
@@ -53,6 +58,7 @@ describe('normal operation', () => {
   it('a limit order carries its limit price and fills at it', async () => {
     const outcome = await broker.submitOrder(order('lim-1', { type: 'limit', limitPrice: 99.5, timeInForce: 'gtc' }), CALL);
     expect(outcome).toMatchObject({ kind: 'accepted', order: { type: 'limit', limitPrice: '99.5' } });
+    await sim.idle();
     expect(sim.orders()[0]).toMatchObject({ limit_price: '99.5', filled_avg_price: '99.5', time_in_force: 'gtc' });
   });
 
@@ -65,11 +71,13 @@ describe('normal operation', () => {
     expect(noLimit).toMatchObject({ kind: 'rejected', httpStatus: 422, code: 40010001, message: expect.stringContaining('limit_price is required') });
     const zero = await broker.submitOrder(order('bad-2', { qty: 0 }), CALL);
     expect(zero).toMatchObject({ kind: 'rejected', httpStatus: 422, message: expect.stringContaining('qty must be > 0') });
-    const long = await broker.submitOrder(order('x'.repeat(49)), CALL);
-    expect(long).toMatchObject({ kind: 'rejected', httpStatus: 422 });
+    // Alpaca takes client_order_id up to 128 characters (haltgate itself keeps to 48).
+    const long = await broker.submitOrder(order('x'.repeat(129)), CALL);
+    expect(long).toMatchObject({ kind: 'rejected', httpStatus: 422, message: expect.stringContaining('128 characters') });
     expect(sim.orders()).toEqual([]);
     // A refused id was never used: it can still be placed.
     expect(await broker.submitOrder(order('bad-1', { type: 'limit', limitPrice: 10 }), CALL)).toMatchObject({ kind: 'accepted' });
+    expect(await broker.submitOrder(order('y'.repeat(128)), CALL)).toMatchObject({ kind: 'accepted' });
   });
 
   it('insufficient buying power → 403 rejected, nothing placed', async () => {
@@ -139,14 +147,19 @@ describe('normal operation', () => {
     expect(await ids('all')).toEqual(['l-1', 'l-2']);
     expect(await ids('open')).toEqual(['l-2']);
     expect(await ids('closed')).toEqual(['l-1']);
-    expect(await broker.listOrders({ since: new Date(Date.now() + 60_000) }, CALL)).toEqual({ kind: 'ok', items: [] });
+    const later = await broker.listOrders({ since: new Date(Date.now() + 60_000) }, CALL);
+    expect(later).toMatchObject({ kind: 'ok' });
+    expect(later.kind === 'ok' ? later.items : null).toEqual([]);
   });
 
   it('pages through fills with page_token (partial fills)', async () => {
     sim.faults.set({ fillMode: 'partial', prices: { AAPL: 50 } });
     const since = new Date(Date.now() - 1_000);
+    // One after the other: in flight together their fills would interleave, as at Alpaca.
     await broker.submitOrder(order('f-1', { qty: 10 }), CALL);
+    await sim.idle();
     await broker.submitOrder(order('f-2', { qty: 3 }), CALL);
+    await sim.idle();
     expect(sim.fills().map((f) => [f.type, f.qty])).toEqual([
       ['partial_fill', '5'],
       ['fill', '5'],
@@ -300,6 +313,8 @@ describe('HTTP fault control (for a separate chaos process)', () => {
     expect((await broker.submitOrder(order('http-1'), CALL)).kind).toBe('unknown');
     expect((await broker.submitOrder(order('http-2'), CALL)).kind).toBe('accepted');
 
+    // POST /__sim/idle answers once no order has a step pending: both are `new` by then.
+    expect(await control('POST', '/__sim/idle')).toEqual({ status: 200, json: { idle: true } });
     const orders = await control('GET', '/__sim/orders');
     expect((orders.json as Array<{ client_order_id: string; status: string }>).map((o) => [o.client_order_id, o.status])).toEqual([
       ['http-1', 'new'],
