@@ -73,6 +73,11 @@ export interface InterposerStats {
    * (the long-lived Listen and Write streams are not counted).
    */
   inFlight(): number;
+  /**
+   * Of those, the calls passed on to the emulator and not answered by it yet (a call held by a
+   * `hang` fault is in flight but not passed on): what a restart of the emulator must let finish.
+   */
+  upstreamInFlight(): number;
   /** Resolves once no call is in flight (rejects after `timeoutMs`, default 10 s). */
   idle(timeoutMs?: number): Promise<void>;
 }
@@ -251,6 +256,17 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
   const hanging = new Set<() => void>();
   const committed: CommittedWrite[] = [];
   let inFlight = 0;
+  let upstreamInFlight = 0;
+  /** Counts a call passed on; the returned function ends it (once). */
+  const passedOn = () => {
+    upstreamInFlight += 1;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      upstreamInFlight -= 1;
+    };
+  };
   let idleWaiters: Array<() => void> = [];
   const callStarted = () => {
     inFlight += 1;
@@ -319,7 +335,9 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
           }
         });
         if (!(await beforeCall(method, (e) => callback(e, null), () => cancelled))) return;
+        const answeredUpstream = passedOn();
         const upstreamCall = client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, call.request, call.metadata, (err, value) => {
+          answeredUpstream();
           if (err) callback(err, null);
           else {
             const body = value ?? Buffer.alloc(0);
@@ -353,10 +371,17 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
           end();
         });
         if (!(await beforeCall(method, (e) => failStream(call, e), () => cancelled))) return;
+        const answeredUpstream = passedOn();
         const upstreamCall = client.makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, call.request, call.metadata);
         upstreamCall.on('data', (chunk: Buffer) => call.write(chunk));
-        upstreamCall.on('error', (err: ServiceError) => failStream(call, err));
-        upstreamCall.on('end', () => call.end());
+        upstreamCall.on('error', (err: ServiceError) => {
+          answeredUpstream();
+          failStream(call, err);
+        });
+        upstreamCall.on('end', () => {
+          answeredUpstream();
+          call.end();
+        });
         call.on('cancelled', () => upstreamCall.cancel());
       };
     } else {
@@ -403,6 +428,7 @@ export async function startFirestoreInterposer(opts: { upstream: string; port?: 
         for (const k of Object.keys(counts)) delete counts[k];
       },
       inFlight: () => inFlight,
+      upstreamInFlight: () => upstreamInFlight,
       idle: (timeoutMs = 10_000) =>
         inFlight === 0
           ? Promise.resolve()

@@ -1,9 +1,10 @@
 import { PubSub } from '@google-cloud/pubsub';
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getAuth } from 'firebase-admin/auth';
-import { getFirestore, type Firestore } from 'firebase-admin/firestore';
+import type { Firestore } from 'firebase-admin/firestore';
 import { randomBytes } from 'node:crypto';
 import { startAlpacaSimulator, type AlpacaSimulator, type FaultPatch, type FillMode } from '../alpaca-sim/server.js';
+import { firestoreAt } from '../emulators/firestore-at.js';
 import { SUITE_PROJECT_ID } from '../emulators/suite.js';
 import { startFirestoreInterposer, type FirestoreInterposer } from '../firestore-interposer/interposer.js';
 import { startDemoFeed, type DemoFeed } from './demo-feed.js';
@@ -296,8 +297,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     appCounter += 1;
     const app: App = initializeApp({ projectId }, `haltgate-stack-${process.pid}-${appCounter}`);
     cleanups.push(() => deleteApp(app));
-    const db = getFirestore(app);
-    db.settings({ host: hosts.firestore, ssl: false });
+    // FIRESTORE_EMULATOR_HOST would override settings({ host }) when the stack was given another
+    // emulator than the suite's (opts.firestoreHost): firestoreAt pins the client to hosts.firestore.
+    const db = firestoreAt(app, hosts.firestore);
     const pubsub = new PubSub({ projectId, apiEndpoint: hosts.pubsub, emulatorMode: true });
     cleanups.push(() => bounded(pubsub.close(), 3_000));
 

@@ -4,17 +4,21 @@
  * a minute for the reconciler's abandon grace, so running them side by side halves the wall
  * time. A failure prints the seed; replay with `npm run test:chaos -- --seeds <seed> --verbose`.
  *
+ * The second seed's run also restarts its Firestore emulator mid-run, data exported and
+ * re-imported (an emulator of its own: the suite's is shared).
+ *
  * The first seed's run doubles as the secrets check: it runs with recognisable broker keys of
  * its own, and before its stack stops everything it left (function logs, every Firestore
  * document, the ops status, the CLI's status) is searched for them (./leak-search.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { brokerFaultsInjected, FIRESTORE_FAULT_KINDS, firestoreFaultsInjected, formatReport, MIN_INJECTED_FAULTS, runChaos } from './chaos.js';
+import { brokerFaultsInjected, FIRESTORE_FAULT_KINDS, firestoreFaultsInjected, formatReport, MIN_INJECTED_FAULTS, runChaos, stormProblems } from './chaos.js';
 import { NO_VIOLATIONS } from './invariants.js';
 import { formatLeakEvidence, leakCheckKeys, searchStack, type LeakEvidence } from './leak-search.js';
 
 const SEEDS = (process.env.CHAOS_SEEDS ?? '11,12').split(',').map(Number);
 const LEAK_SEED = SEEDS[0];
+const RESTART_SEED = SEEDS[1] ?? SEEDS[0];
 const keys = leakCheckKeys();
 let leakEvidence: (v: LeakEvidence) => void = () => {};
 let leakFailed: (err: unknown) => void = () => {};
@@ -28,8 +32,9 @@ evidence.catch(() => {});
 describe('chaos through the local stack (small)', () => {
   for (const seed of SEEDS) {
     const leakRun = seed === LEAK_SEED;
+    const restartRun = seed === RESTART_SEED;
     it.concurrent(
-      `seed ${seed}: all invariants hold${leakRun ? ' (broker keys of its own, searched for afterwards)' : ''}`,
+      `seed ${seed}: all invariants hold${leakRun ? ' (broker keys of its own, searched for afterwards)' : ''}${restartRun ? ' (Firestore emulator restarted mid-run)' : ''}`,
       async () => {
         const logLines: string[] = [];
         let report;
@@ -42,6 +47,7 @@ describe('chaos through the local stack (small)', () => {
             halts: 3,
             publishMs: 20_000,
             only: ['executeIntent', 'reconcileSubmissions'],
+            restartFirestore: restartRun,
             ...(leakRun
               ? {
                   brokerKeys: { keyId: keys.keyId, secretKey: keys.secretKey },
@@ -69,6 +75,9 @@ describe('chaos through the local stack (small)', () => {
         // A run with no Firestore fault injected tested nothing below the gate; each kind had its window.
         expect(firestoreFaultsInjected(report), formatReport(report)).toBeGreaterThan(0);
         expect(report.firestore.windows).toBeGreaterThanOrEqual(FIRESTORE_FAULT_KINDS.length);
+        // The restart ran, nothing was at the emulator when it was exported, and no record was lost.
+        expect(report.firestore.restarts?.length ?? 0).toBe(restartRun ? 1 : 0);
+        expect(stormProblems(report), formatReport(report)).toEqual([]);
       },
       300_000,
     );

@@ -56,12 +56,10 @@ export interface ChaosOptions {
   brokerKeys?: { keyId: string; secretKey: string };
   /**
    * Restart the Firestore emulator once mid-publishing, its data exported and re-imported (an
-   * emulator of the run's own, not the suite's; ./firestore-restart.ts). Default false.
-   * EXPERIMENTAL, in no test: tried on seed 21 (150 intents), the emulator restarted (about 2 s
-   * down, held calls released) but afterwards the driver's client saw no record for most
-   * intents although every message was acknowledged (720 of 737 "no record yet"), and the
-   * broker saw too few submits to end the top-ups; not diagnosed (where the functions' writes
-   * went after the restart is the first thing to look at).
+   * emulator of the run's own, not the suite's; ./firestore-restart.ts). Default false. The
+   * report's `firestore.restarts` says when, for how long, how many calls were held, and the
+   * submission records counted before the export and after the start: fewer after is a
+   * `stormProblems` failure (the restart lost data), as is a requested restart that never ran.
    */
   restartFirestore?: boolean;
   /** Intent ids are `<idPrefix>-<n>` (default `chaos-<seed>`), strategy ids `<strategyPrefix>-<n>` (default `chaos-strategy`). */
@@ -95,6 +93,19 @@ interface FirestoreFaultWindow {
   faults: Array<[FirestoreMethod, MethodFault]>;
 }
 
+export interface FirestoreRestart {
+  /** When in the publishing window, and how long from the stop to the emulator answering again. */
+  atMs: number;
+  downMs: number;
+  /** Calls of the function processes held at the interposer while it restarted. */
+  heldCalls: number;
+  /** Calls still at the emulator when it was exported (after a bounded wait): 0, or the run's evidence is weaker. */
+  unfinishedAtExport: number;
+  /** `submissions` documents counted just before the export and right after the start. */
+  recordsBefore: number;
+  recordsAfter: number;
+}
+
 export interface ChaosReport {
   seed: number;
   /** topUps: intents added after the storm because it had not reached the broker's faults yet. */
@@ -107,7 +118,9 @@ export interface ChaosReport {
   pubsub: { deliveries: number; duplicates: number; notAcked: number; outcomes: Record<string, number> };
   sim: { submits: number; faults: Record<string, number>; orders: number };
   /** Firestore calls of the function processes the interposer faulted, per kind and per method, and the windows run. */
-  firestore: { faults: Record<FirestoreFaultKind, number>; byMethod: Record<string, number>; windows: number; restarts?: Array<{ atMs: number; downMs: number; heldCalls: number }> };
+  firestore: { faults: Record<FirestoreFaultKind, number>; byMethod: Record<string, number>; windows: number; restarts?: FirestoreRestart[] };
+  /** Whether a restart was asked for (ChaosOptions.restartFirestore). */
+  restartRequested: boolean;
   states: Record<string, number>;
   /** `refused` records by reason (halted, ...). */
   refusedReasons: Record<string, number>;
@@ -399,13 +412,21 @@ async function runOnStack(opts: ChaosOptions, stack: LocalStack, ownFirestore: O
         while (windowActive || driverWrites > 0) await sleep(50);
         const before = interposer.faults.injected();
         for (const m of Object.keys(FIRESTORE_METHODS) as FirestoreMethod[]) interposer.faults.set(m, { hang: true });
-        await sleep(1_000);
+        // A commit still at the emulator when it is exported would be lost with the stop (no
+        // production Firestore loses a committed write): let every call passed on finish first.
+        const drainUntil = Date.now() + 30_000;
+        while (interposer.stats.upstreamInFlight() > 0 && Date.now() < drainUntil) await sleep(20);
+        const unfinishedAtExport = interposer.stats.upstreamInFlight();
         log(`Firestore emulator restart (export, stop, start seeded from the export)`);
+        // The driver's client goes to the emulator directly (not through the interposer).
+        const records = async () => (await stack.db.collection('submissions').count().get()).data().count;
+        const recordsBefore = await records();
         const { downMs } = await ownFirestore.restart(stack.projectId);
+        const recordsAfter = await records();
         const after = interposer.faults.injected();
         interposer.faults.clear();
         const heldCalls = Object.keys(after).reduce((n, m) => n + (after[m] ?? 0) - (before[m] ?? 0), 0);
-        (firestore.restarts ??= []).push({ atMs: restartAtMs, downMs, heldCalls });
+        (firestore.restarts ??= []).push({ atMs: restartAtMs, downMs, heldCalls, unfinishedAtExport, recordsBefore, recordsAfter });
         log(`Firestore emulator back after ${downMs} ms; ${heldCalls} held calls released`);
       } finally {
         restarting = null;
@@ -497,6 +518,7 @@ async function runOnStack(opts: ChaosOptions, stack: LocalStack, ownFirestore: O
       pubsub: { deliveries: stats.deliveries, duplicates: stats.duplicates, notAcked: stats.deliveries - acks, outcomes: stats.outcomes },
       sim: { submits: submits.length, faults, orders: orders.length },
       firestore,
+      restartRequested: ownFirestore !== null,
       states,
       refusedReasons,
       claimsChecked: result.claimsChecked,
@@ -571,5 +593,10 @@ export function stormProblems(r: ChaosReport): string[] {
   if (firestoreFaultsInjected(r) === 0) problems.push('no Firestore faults injected');
   if (brokerFaultsInjected(r) < MIN_INJECTED_FAULTS) problems.push(`only ${brokerFaultsInjected(r)} broker faults injected (fewer than ${MIN_INJECTED_FAULTS})`);
   if (r.kills === 0) problems.push('no kill -9');
+  if (r.restartRequested && (r.firestore.restarts ?? []).length === 0) problems.push('a Firestore restart was asked for and none ran');
+  for (const x of r.firestore.restarts ?? []) {
+    if (x.unfinishedAtExport > 0) problems.push(`${x.unfinishedAtExport} Firestore calls were still at the emulator when it was exported`);
+    if (x.recordsAfter < x.recordsBefore) problems.push(`the Firestore restart lost records: ${x.recordsBefore} before the export, ${x.recordsAfter} after the start`);
+  }
   return problems;
 }

@@ -90,6 +90,36 @@ describe('faults', () => {
     expect((await direct.db.doc('d/1').get()).data()).toEqual({ x: 1 });
   });
 
+  it('counts a held call as in flight but not passed on, and a call the emulator has not answered as passed on', async () => {
+    interposer.faults.set('Commit', { hang: true, times: 1 });
+    const held = through.db.doc('e/1').set({ x: 1 });
+    await waitFor(() => interposer.stats.inFlight() === 1);
+    expect(interposer.stats.upstreamInFlight()).toBe(0);
+    interposer.faults.clear();
+    await held;
+    expect([interposer.stats.inFlight(), interposer.stats.upstreamInFlight()]).toEqual([0, 0]);
+
+    // A transaction elsewhere holds a read lock on e/2: the write through the interposer waits
+    // at the emulator (writers wait for readers), passed on and not answered.
+    let releaseLock: () => void = () => {};
+    const locked = new Promise<void>((r) => (releaseLock = r));
+    let lockTaken: () => void = () => {};
+    const taken = new Promise<void>((r) => (lockTaken = r));
+    const reader = direct.db.runTransaction(async (tx) => {
+      await tx.get(direct.db.doc('e/2'));
+      lockTaken();
+      await locked;
+    });
+    await taken;
+    const waiting = through.db.doc('e/2').set({ x: 2 });
+    await waitFor(() => interposer.stats.upstreamInFlight() === 1);
+    expect(interposer.stats.inFlight()).toBe(1);
+    releaseLock();
+    await reader;
+    await waiting;
+    expect([interposer.stats.inFlight(), interposer.stats.upstreamInFlight()]).toEqual([0, 0]);
+  });
+
   it('refuses a method the service does not have', () => {
     expect(() => interposer.faults.set('Nope' as 'Commit', { latencyMs: 1 })).toThrow(/not a method/);
   });
