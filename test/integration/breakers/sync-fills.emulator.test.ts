@@ -19,6 +19,9 @@ const S = 'fills-strat';
 
 async function send(intent: OrderIntent): Promise<Record<string, unknown>> {
   await deliveryError((executeIntent as unknown as (e: unknown) => Promise<unknown>)(pubsubCloudEvent(intent)));
+  // The simulator fills after its answer, as Alpaca does: let the order run its course, so each
+  // round trip's fills land in order (a buy filled before its sell).
+  await b.sim.idle();
   return (await b.db.doc(`submissions/${intent.intentId}`).get()).data() ?? {};
 }
 
@@ -62,6 +65,7 @@ describe('syncFills', () => {
     // A fill of an order that is not haltgate's is ignored.
     const foreign = createAlpacaBroker({ baseUrl: b.sim.url, keyId: b.sim.keyId, secretKey: b.sim.secretKey, name: 'other' });
     await foreign.submitOrder({ clientOrderId: 'not-haltgate-1', symbol: 'AAPL', side: 'buy', qty: 2, type: 'market', timeInForce: 'day' }, { timeoutMs: 2000 });
+    await b.sim.idle();
     expect(b.sim.fills()).toHaveLength(6);
 
     const first = await sync();
