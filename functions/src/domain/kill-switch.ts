@@ -5,6 +5,11 @@ import { z } from 'zod';
  *  - the `ops/killSwitch` document, written by people in the console: a missing document,
  *    or one whose `halted` is not a boolean, or whose known fields have the wrong type, is halted;
  *  - the deploy-time `EXECUTION_HALTED` param: only an explicit "not halted" word is not halted.
+ *
+ * Not halted, the document may set the reduce-only posture (`reduceOnly: true`): only orders
+ * that shrink a position are claimed (domain/exposure/reduce-only.ts). It is optional, and a
+ * `reduceOnly` that is there but not a boolean halts, like any malformed field: an operator who
+ * typed "yes" meant to restrict trading, so it must not trade freely.
  */
 
 export const KillSwitchSource = { document: 'document', param: 'param' } as const;
@@ -12,6 +17,8 @@ export type KillSwitchSource = (typeof KillSwitchSource)[keyof typeof KillSwitch
 
 export interface KillSwitchState {
   halted: boolean;
+  /** Not halted, and the document asks for the reduce-only posture. Always false while halted. */
+  reduceOnly: boolean;
   /** Why trading is halted (or `null` when it is not), naming the source. */
   reason: string | null;
   sources: KillSwitchSource[];
@@ -29,10 +36,11 @@ export const killSwitchDocumentSchema = z.looseObject({
   reason: z.string().nullish(),
   updatedBy: z.string().nullish(),
   updatedAt: z.union([z.date(), z.iso.datetime({ offset: true })]).nullish(),
+  reduceOnly: z.boolean({ message: 'reduceOnly must be a boolean (true or false), or absent' }).optional(),
 });
 
 export type KillSwitchDocumentParse =
-  | { ok: true; halted: boolean; reason: string | null; updatedBy: string | null; updatedAtMs: number | null }
+  | { ok: true; halted: boolean; reduceOnly: boolean; reason: string | null; updatedBy: string | null; updatedAtMs: number | null }
   | { ok: false; problem: string };
 
 export function parseKillSwitchDocument(data: unknown): KillSwitchDocumentParse {
@@ -44,7 +52,7 @@ export function parseKillSwitchDocument(data: unknown): KillSwitchDocumentParse 
   }
   const d = parsed.data;
   const updatedAtMs = d.updatedAt == null ? null : d.updatedAt instanceof Date ? d.updatedAt.getTime() : Date.parse(d.updatedAt);
-  return { ok: true, halted: d.halted, reason: d.reason ?? null, updatedBy: d.updatedBy ?? null, updatedAtMs };
+  return { ok: true, halted: d.halted, reduceOnly: d.reduceOnly ?? false, reason: d.reason ?? null, updatedBy: d.updatedBy ?? null, updatedAtMs };
 }
 
 const NOT_HALTED_WORDS: ReadonlySet<string> = new Set(['', '0', 'false', 'no', 'off']);
@@ -75,8 +83,10 @@ export function decideKillSwitch(documentData: unknown, haltedParam: string | un
     sources.push(KillSwitchSource.param);
     reasons.push(`EXECUTION_HALTED=${JSON.stringify(param.raw)} halts execution`);
   }
+  const halted = sources.length > 0;
   return {
-    halted: sources.length > 0,
+    halted,
+    reduceOnly: !halted && doc.ok && doc.reduceOnly,
     reason: reasons.length ? reasons.join('; ') : null,
     sources,
     document: doc.ok ? { reason: doc.reason, updatedBy: doc.updatedBy, updatedAtMs: doc.updatedAtMs } : null,

@@ -142,7 +142,7 @@ describe('decideClaim: refusals', () => {
   });
 
   it('halted with no reason text still gives a detail', () => {
-    const d = expectKind(decideClaim(input({ killSwitch: { halted: true, reason: null, sources: ['param'], document: null } })), 'refuse');
+    const d = expectKind(decideClaim(input({ killSwitch: { halted: true, reduceOnly: false, reason: null, sources: ['param'], document: null } })), 'refuse');
     expect(d.record.detail).toBe('halted');
   });
 
@@ -330,7 +330,7 @@ const intentArb: fc.Arbitrary<OrderIntent> = fc.record({
 const killSwitchArb: fc.Arbitrary<KillSwitchState> = fc.oneof(
   fc.constant(CLEAR),
   fc.constant(HALTED),
-  fc.record({ halted: fc.boolean(), reason: fc.option(fc.string()), sources: fc.constant<KillSwitchState['sources']>([]), document: fc.constant(null) }),
+  fc.record({ halted: fc.boolean(), reduceOnly: fc.constant(false), reason: fc.option(fc.string()), sources: fc.constant<KillSwitchState['sources']>([]), document: fc.constant(null) }),
 );
 const configArb: fc.Arbitrary<ClaimInput['config']> = fc.oneof(
   fc.record({

@@ -59,11 +59,13 @@ describe('parseKillSwitchDocument', () => {
     expect(parseKillSwitchDocument({ halted: true, reason: 'fat finger', updatedBy: 'ops@example.com', updatedAt: new Date(1000) })).toEqual({
       ok: true,
       halted: true,
+      reduceOnly: false,
       reason: 'fat finger',
       updatedBy: 'ops@example.com',
       updatedAtMs: 1000,
     });
-    expect(parseKillSwitchDocument({ halted: false })).toEqual({ ok: true, halted: false, reason: null, updatedBy: null, updatedAtMs: null });
+    expect(parseKillSwitchDocument({ halted: false })).toEqual({ ok: true, halted: false, reduceOnly: false, reason: null, updatedBy: null, updatedAtMs: null });
+    expect(parseKillSwitchDocument({ halted: false, reduceOnly: true })).toMatchObject({ ok: true, halted: false, reduceOnly: true });
   });
 
   it('accepts updatedAt as an ISO string with offset', () => {
@@ -127,9 +129,27 @@ describe('parseKillSwitchDocument', () => {
 });
 
 describe('decideKillSwitch', () => {
+  it('reduceOnly: true with halted: false is the reduce-only posture; absent or false is plain trading', () => {
+    expect(decideKillSwitch({ halted: false, reduceOnly: true }, 'false')).toMatchObject({ halted: false, reduceOnly: true, reason: null });
+    expect(decideKillSwitch({ halted: false, reduceOnly: false }, 'false')).toMatchObject({ halted: false, reduceOnly: false });
+    expect(decideKillSwitch({ halted: false }, 'false')).toMatchObject({ halted: false, reduceOnly: false });
+  });
+
+  it('halted wins over reduce-only, from the document or the param', () => {
+    expect(decideKillSwitch({ halted: true, reduceOnly: true }, 'false')).toMatchObject({ halted: true, reduceOnly: false });
+    expect(decideKillSwitch({ halted: false, reduceOnly: true }, 'true')).toMatchObject({ halted: true, reduceOnly: false, sources: ['param'] });
+  });
+
+  it.each(['yes', 'true', 1, 0, null, {}, []])('a reduceOnly that is not a boolean (%j) halts and names the field', (reduceOnly) => {
+    const s = decideKillSwitch({ halted: false, reduceOnly }, 'false');
+    expect(s).toMatchObject({ halted: true, reduceOnly: false, sources: ['document'], document: null });
+    expect(s.reason).toContain('reduceOnly must be a boolean');
+  });
+
   it('not halted only when the document says halted: false and the param is a not-halted word', () => {
     expect(decideKillSwitch({ halted: false }, 'false')).toEqual({
       halted: false,
+      reduceOnly: false,
       reason: null,
       sources: [],
       document: { reason: null, updatedBy: null, updatedAtMs: null },

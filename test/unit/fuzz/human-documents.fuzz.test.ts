@@ -127,14 +127,12 @@ describe('ops/killSwitch as people write it', () => {
   });
 
   // DESIGN.md, contract additions: `reduceOnly` is an optional boolean, "Not a boolean → halted".
-  // Not implemented yet (issue 11, exposure controls): decideKillSwitch ignores the field, so
-  // `{ halted: false, reduceOnly: "yes" }` trades normally. `it.fails` until issue 11 lands; then
-  // make it `it`.
-  it.fails('a `reduceOnly` that is not a boolean halts (issue 11: not implemented yet)', async () => {
+  it('a `reduceOnly` that is not a boolean halts', async () => {
     await fc.assert(
       fc.asyncProperty(firestoreValueArb.filter((v) => typeof v !== 'boolean'), async (reduceOnly) => {
         const { decision } = await claimWith({ killSwitch: { ...OPEN, reduceOnly } });
         expect(decision.kind).toBe('refuse');
+        if (decision.kind === 'refuse') expect(decision.record.reason).toBe('halted');
       }),
       { seed: 1403, numRuns: 200 },
     );
