@@ -71,6 +71,19 @@ export const PARAM_SPECS = {
     description:
       'reconcileSubmissions marks a stuck submission abandoned once the broker has had this long to show its order (at least 60 s and 10 x BROKER_TIMEOUT_MS).',
   },
+  // The order lifecycle (issue 10): syncOrders follows submitted orders at the broker.
+  ORDER_SYNC_MIN_RATE_REMAINING: {
+    kind: 'int',
+    default: 40,
+    description:
+      "syncOrders pauses (until the window resets, if that fits in its run) or stops when the broker's X-RateLimit-Remaining falls to this, keeping the rest of the key's 200 requests/min for submissions (0-199).",
+  },
+  ORDER_SYNC_SWEEP_WINDOW_MS: {
+    kind: 'int',
+    default: 86400000,
+    description:
+      'Open orders submitted within this are followed by one paged GET /v2/orders sweep per run; older ones (gtc) by one GET /v2/orders/{id} each (60000-2592000000).',
+  },
   // Breaker defaults (issue 4). Every one is off by default; `strategies/{id}.limits` overrides
   // them per strategy at run time. Decimal thresholds are strings: params have no float kind.
   CB_REQUIRE_MARKET_DATA: {
@@ -172,6 +185,8 @@ export const params = {
   shutdownDrainTimeoutMs: declare('SHUTDOWN_DRAIN_TIMEOUT_MS'),
   alpacaBaseUrl: declare('ALPACA_BASE_URL'),
   reconcileAbandonAfterMs: declare('RECONCILE_ABANDON_AFTER_MS'),
+  orderSyncMinRateRemaining: declare('ORDER_SYNC_MIN_RATE_REMAINING'),
+  orderSyncSweepWindowMs: declare('ORDER_SYNC_SWEEP_WINDOW_MS'),
   cbRequireMarketData: declare('CB_REQUIRE_MARKET_DATA'),
   cbMaxDataAgeMs: declare('CB_MAX_DATA_AGE_MS'),
   cbVolRatioThreshold: declare('CB_VOL_RATIO_THRESHOLD'),
@@ -423,4 +438,30 @@ export function loadReconcileConfig(env: Readonly<Record<string, string | undefi
   }
   if (!runtime.ok || !parsed.success || problems.length > 0) return { ok: false, problems };
   return { ok: true, config: { ...runtime.config, reconcileAbandonAfterMs: parsed.data } };
+}
+
+/** What syncOrders needs on top of the runtime configuration. */
+export interface OrderSyncConfig extends RuntimeConfig {
+  orderSyncMinRateRemaining: number;
+  orderSyncSweepWindowMs: number;
+}
+
+export type OrderSyncConfigResult = { ok: true; config: OrderSyncConfig } | { ok: false; problems: string[] };
+
+/** syncOrders' configuration; invalid means it changes nothing and says why (G6). */
+export function loadOrderSyncConfig(env: Readonly<Record<string, string | undefined>> = process.env): OrderSyncConfigResult {
+  const runtime = loadRuntimeConfig(env);
+  const problems = runtime.ok ? [] : [...runtime.problems];
+  const read = (name: 'ORDER_SYNC_MIN_RATE_REMAINING' | 'ORDER_SYNC_SWEEP_WINDOW_MS', min: number, max: number): number | null => {
+    const value = env[name];
+    const raw = value === undefined || value === '' ? String(PARAM_SPECS[name].default) : value;
+    const parsed = intString(name, min, max).safeParse(raw);
+    if (parsed.success) return parsed.data;
+    problems.push(...parsed.error.issues.map((i) => i.message));
+    return null;
+  };
+  const minRemaining = read('ORDER_SYNC_MIN_RATE_REMAINING', 0, 199);
+  const sweepWindowMs = read('ORDER_SYNC_SWEEP_WINDOW_MS', 60_000, 30 * 86_400_000);
+  if (!runtime.ok || minRemaining === null || sweepWindowMs === null || problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: { ...runtime.config, orderSyncMinRateRemaining: minRemaining, orderSyncSweepWindowMs: sweepWindowMs } };
 }

@@ -97,6 +97,19 @@ export class StoreUnavailableError extends HaltgateError {
   }
 }
 
+/** An `order-updates` message could not be published: the trigger fails and is redelivered. */
+export class OrderUpdatePublishError extends HaltgateError {
+  constructor(updateId: string, cause: unknown) {
+    super(`publishing order update ${updateId} failed: ${describeCause(cause)}`, {
+      reason: 'order_update_publish_failed',
+      retryable: true,
+      cause,
+      context: { updateId },
+    });
+    this.name = 'OrderUpdatePublishError';
+  }
+}
+
 export function isHaltgateError(err: unknown): err is HaltgateError {
   return err instanceof HaltgateError;
 }

@@ -40,6 +40,11 @@ import { pubsubOpsEventPublisher } from './ops/ops-events.js';
 import { KILL_SWITCH_PATH } from './store/paths.js';
 import { writeInstanceReport } from './store/instance-report.js';
 import { HALTGATE_VERSION } from './version.js';
+import { loadOrderSyncConfig } from './config.js';
+import { handleSyncOrders, SYNC_ORDERS_DEFAULTS, SYNC_ORDERS_TIMEOUT_SECONDS } from './reconcile/sync-orders.js';
+import { handleSubmissionWrite, pubsubOrderUpdatePublisher } from './reconcile/order-updates.js';
+import { createFirestoreOrderSyncStore } from './store/order-sync-store.js';
+import { SUBMISSIONS } from './store/paths.js';
 
 /** One id per process: claims name their owner with it. */
 const instanceId = `${process.env.K_REVISION ?? 'local'}-${randomUUID().slice(0, 8)}`;
@@ -229,6 +234,72 @@ async function syncFillsOnce(): Promise<void> {
     // The next scheduled run repeats this one (the cursor did not move): no platform retry.
   }
 }
+
+/**
+ * The order lifecycle (issue 10): follows every submitted order at the broker until it is
+ * final, keeping `submissions/{intentId}.order` current. Lookups only (one paged sweep of
+ * GET /v2/orders, GET /v2/orders/{id} for the rest and for `replaced_by`), paced by the
+ * broker's rate-limit headers. Overlapping runs are harmless: every write is conditional on the
+ * version read.
+ */
+export const syncOrders = onSchedule(
+  {
+    schedule: 'every 1 minutes',
+    timeoutSeconds: SYNC_ORDERS_TIMEOUT_SECONDS,
+    concurrency: 1,
+    secrets: [alpacaKeyId, alpacaSecretKey],
+  },
+  () => withInstanceReport('syncOrders', syncOrdersOnce),
+);
+
+async function syncOrdersOnce(): Promise<void> {
+  const loaded = loadOrderSyncConfig(process.env);
+  if (!loaded.ok) {
+    // Fail closed (G6): nothing is followed, and the logs say why.
+    cloudEventLogger.error(LogEvent.orderSyncFailed, { problems: loaded.problems });
+    return;
+  }
+  const config = loaded.config;
+  try {
+    await handleSyncOrders({
+      store: createFirestoreOrderSyncStore(db()),
+      // Each record is followed at the broker of the mode it was sent in, with this deploy's keys.
+      brokerFor: (mode) => (mode === 'paper' || mode === 'live' ? brokerFor(config, mode) : null),
+      clock: systemClock,
+      log: cloudEventLogger,
+      settings: {
+        brokerTimeoutMs: config.brokerTimeoutMs,
+        minRateRemaining: config.orderSyncMinRateRemaining,
+        sweepWindowMs: config.orderSyncSweepWindowMs,
+        timeBudgetMs: SYNC_ORDERS_DEFAULTS.timeBudgetMs,
+      },
+    });
+  } catch (err) {
+    cloudEventLogger.error(LogEvent.orderSyncFailed, { error: err instanceof Error ? err.message : String(err) });
+    // The next scheduled run repeats the work: no platform retry.
+  }
+}
+
+/**
+ * Publishes each change of a submission's state or broker status on `order-updates`, with a
+ * deterministic update id for consumers to drop repeats (reconcile/order-updates.ts).
+ */
+export const onSubmissionWrite = onDocumentWritten(
+  { document: `${SUBMISSIONS}/{intentId}`, retry: true, timeoutSeconds: 60 },
+  (event) =>
+    withInstanceReport('onSubmissionWrite', () =>
+      settleEvent(event.id, () =>
+        handleSubmissionWrite(
+          { publish: (message, attributes) => pubsubOrderUpdatePublisher((pubsub ??= new PubSub()))(message, attributes), log: cloudEventLogger },
+          {
+            eventId: event.id,
+            before: event.data?.before?.exists ? event.data.before.data() : undefined,
+            after: event.data?.after?.exists ? event.data.after.data() : undefined,
+          },
+        ),
+      ),
+    ),
+);
 
 /**
  * The ops API and dashboard (issue 5). Public at the HTTP level on purpose: every request but

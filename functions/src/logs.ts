@@ -42,6 +42,12 @@ export const LogEvent = {
   reconcileRun: 'reconcile_run',
   reconcileFailed: 'reconcile_failed',
   instanceReportFailed: 'instance_report_failed',
+  // the order lifecycle (issue 10)
+  orderSyncRun: 'order_sync_run',
+  orderSyncFailed: 'order_sync_failed',
+  orderChanged: 'order_changed',
+  orderUpdatePublished: 'order_update_published',
+  orderUpdatePublishFailed: 'order_update_publish_failed',
 } as const;
 export type LogEvent = (typeof LogEvent)[keyof typeof LogEvent];
 

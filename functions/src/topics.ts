@@ -5,3 +5,5 @@
  */
 export const ORDER_INTENTS_TOPIC = 'order-intents';
 export const OPS_EVENTS_TOPIC = 'ops-events';
+/** haltgate → strategies: one message per change of a submission's state or broker status. */
+export const ORDER_UPDATES_TOPIC = 'order-updates';

@@ -29,6 +29,8 @@ export const alpacaOrderSchema = z.looseObject({
   limit_price: optionalDecimal,
   submitted_at: optionalString,
   created_at: z.string().min(1),
+  updated_at: optionalString,
+  replaced_by: optionalString,
 });
 export type AlpacaOrder = z.infer<typeof alpacaOrderSchema>;
 
@@ -82,6 +84,8 @@ export function toBrokerOrder(o: AlpacaOrder): BrokerOrder {
     limitPrice: o.limit_price,
     submittedAt: o.submitted_at,
     createdAt: o.created_at,
+    ...(o.updated_at === null ? {} : { updatedAt: o.updated_at }),
+    ...(o.replaced_by === null ? {} : { replacedBy: o.replaced_by }),
   };
 }
 

@@ -18,8 +18,10 @@ import type {
   ListOutcome,
   LookupOutcome,
   OrderRequest,
+  RateLimited,
   SubmitOutcome,
 } from './broker.js';
+import type { RateLimitInfo } from '../domain/order-lifecycle.js';
 
 /**
  * Alpaca Trading API v2 adapter over `fetch`.
@@ -271,6 +273,27 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     return undefined;
   }
 
+  /** Alpaca's `X-RateLimit-Limit/Remaining/Reset` (reset in Unix seconds), when any is sent. */
+  function rateLimitOf(headers: Headers): RateLimitInfo | undefined {
+    const int = (header: string): number | null => {
+      const v = headers.get(header)?.trim();
+      return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+    };
+    const limit = int('x-ratelimit-limit');
+    const remaining = int('x-ratelimit-remaining');
+    const reset = int('x-ratelimit-reset');
+    if (limit === null && remaining === null && reset === null) return undefined;
+    return { limit, remaining, resetAtMs: reset === null ? null : reset * 1000 };
+  }
+
+  /** What a lookup or listing tells its caller about the key's rate limit (429: how long to wait). */
+  function paced(ex: Exchange): RateLimited {
+    if (ex.kind !== 'response') return {};
+    const info = rateLimitOf(ex.headers);
+    const wait = ex.status === 429 ? retryAfterMs(ex.headers) : undefined;
+    return { ...(info === undefined ? {} : { rateLimit: info }), ...(wait === undefined ? {} : { retryAfterMs: wait }) };
+  }
+
   async function submitOrder(order: OrderRequest, callOpts: CallOptions): Promise<SubmitOutcome> {
     const what = `POST /v2/orders (client_order_id ${order.clientOrderId})`;
     const payload: Record<string, string> = {
@@ -405,7 +428,7 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
   }
 
   async function listOrders(
-    query: { since: Date; status?: 'open' | 'closed' | 'all'; limit?: number },
+    query: { since: Date; until?: Date; status?: 'open' | 'closed' | 'all'; limit?: number; direction?: 'asc' | 'desc' },
     callOpts: CallOptions,
   ): Promise<ListOutcome<BrokerOrder>> {
     const what = 'GET /v2/orders';
@@ -414,15 +437,42 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     const ex = await exchange(
       'GET',
       '/v2/orders',
-      { status: query.status ?? 'all', after: query.since.toISOString(), limit: String(limit), direction: 'asc' },
+      {
+        status: query.status ?? 'all',
+        after: query.since.toISOString(),
+        until: query.until?.toISOString(),
+        limit: String(limit),
+        direction: query.direction ?? 'asc',
+      },
       undefined,
       callOpts,
     );
     if (ex.kind !== 'response') return { kind: 'unknown', message: transportMessage(ex, what) };
-    if (ex.status !== 200) return { kind: 'unknown', httpStatus: ex.status, message: `${said(ex.status, errorInfo(ex.body))} (${what})` };
+    const pace = paced(ex);
+    if (ex.status !== 200) return { kind: 'unknown', httpStatus: ex.status, message: `${said(ex.status, errorInfo(ex.body))} (${what})`, ...pace };
     const parsed = parseBody(ex.body, alpacaOrderListSchema);
-    if (!parsed.ok) return { kind: 'unknown', httpStatus: 200, message: `${name} answered 200 to ${what} but the ${parsed.detail}` };
-    return { kind: 'ok', items: parsed.value.map(toBrokerOrder) };
+    if (!parsed.ok) return { kind: 'unknown', httpStatus: 200, message: `${name} answered 200 to ${what} but the ${parsed.detail}`, ...pace };
+    return { kind: 'ok', items: parsed.value.map(toBrokerOrder), ...pace };
+  }
+
+  async function getOrderById(orderId: string, callOpts: CallOptions): Promise<LookupOutcome> {
+    const what = `GET /v2/orders/${orderId}`;
+    const ex = await exchange('GET', `/v2/orders/${encodeURIComponent(orderId)}`, undefined, undefined, callOpts);
+    if (ex.kind !== 'response') return { kind: 'unknown', message: transportMessage(ex, what) };
+    const pace = paced(ex);
+    if (ex.status === 200) {
+      const parsed = parseBody(ex.body, alpacaOrderSchema);
+      if (!parsed.ok) return { kind: 'unknown', httpStatus: 200, message: `${name} answered 200 to ${what} but the ${parsed.detail}`, ...pace };
+      if (parsed.value.id !== orderId) {
+        return { kind: 'unknown', httpStatus: 200, message: `${name} answered ${what} with order ${JSON.stringify(redact(parsed.value.id))}`, ...pace };
+      }
+      return { kind: 'found', order: toBrokerOrder(parsed.value), ...pace };
+    }
+    const info = errorInfo(ex.body);
+    if (ex.status === 404 && info.structured && (info.code === ALPACA_NOT_FOUND_CODE || /not found/i.test(info.message ?? ''))) {
+      return { kind: 'not_found', ...pace };
+    }
+    return { kind: 'unknown', httpStatus: ex.status, message: `${said(ex.status, info)} (${what})`, ...pace };
   }
 
   async function listFills(query: { since: Date; pageToken?: string }, callOpts: CallOptions): Promise<ListOutcome<BrokerFill>> {
@@ -449,7 +499,7 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     return last !== undefined && items.length >= fillsPageSize ? { kind: 'ok', items, nextPageToken: last.id } : { kind: 'ok', items };
   }
 
-  return { name, submitOrder, getOrderByClientOrderId, cancelAllOpenOrders, listOrders, listFills };
+  return { name, submitOrder, getOrderByClientOrderId, getOrderById, cancelAllOpenOrders, listOrders, listFills };
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {

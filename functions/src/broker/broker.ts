@@ -1,4 +1,5 @@
 import type { OrderSide, OrderType, TimeInForce } from '../domain/intent.js';
+import type { RateLimitInfo } from '../domain/order-lifecycle.js';
 
 /**
  * What haltgate needs from a broker. Every call takes its own timeout: the pipeline derives it
@@ -11,7 +12,12 @@ export interface Broker {
   submitOrder(order: OrderRequest, opts: CallOptions): Promise<SubmitOutcome>;
   getOrderByClientOrderId(clientOrderId: string, opts: CallOptions): Promise<LookupOutcome>;
   cancelAllOpenOrders(opts: CallOptions): Promise<CancelAllOutcome>;
-  listOrders(query: { since: Date; status?: 'open' | 'closed' | 'all'; limit?: number }, opts: CallOptions): Promise<ListOutcome<BrokerOrder>>;
+  listOrders(
+    query: { since: Date; until?: Date; status?: 'open' | 'closed' | 'all'; limit?: number; direction?: 'asc' | 'desc' },
+    opts: CallOptions,
+  ): Promise<ListOutcome<BrokerOrder>>;
+  /** `GET /v2/orders/{id}` (the order lifecycle follows `replaced_by` with it). Optional for test doubles. */
+  getOrderById?(orderId: string, opts: CallOptions): Promise<LookupOutcome>;
   listFills(query: { since: Date; pageToken?: string }, opts: CallOptions): Promise<ListOutcome<BrokerFill>>;
 }
 
@@ -43,6 +49,10 @@ export interface BrokerOrder {
   limitPrice: string | null;
   submittedAt: string | null;
   createdAt: string;
+  /** When the broker last changed the order, when it says. */
+  updatedAt?: string;
+  /** The order that replaced this one (status `replaced`), when the broker says. */
+  replacedBy?: string;
 }
 
 export interface BrokerFill {
@@ -78,15 +88,29 @@ export type SubmitOutcome =
   | { kind: 'not_placed'; httpStatus: number; message: string; retryAfterMs?: number }
   | { kind: 'unknown'; message: string; httpStatus?: number };
 
-export type LookupOutcome =
+/**
+ * Lookups and listings carry what the broker's `X-RateLimit-*` headers said (when it sent
+ * them), and a 429's wait, so callers can pace themselves against the key's 200 requests/min.
+ */
+export interface RateLimited {
+  rateLimit?: RateLimitInfo;
+  /** With httpStatus 429: how long the broker asked us to wait (Retry-After / X-RateLimit-Reset). */
+  retryAfterMs?: number;
+}
+
+export type LookupOutcome = (
   | { kind: 'found'; order: BrokerOrder }
   | { kind: 'not_found' }
-  | { kind: 'unknown'; message: string; httpStatus?: number };
+  | { kind: 'unknown'; message: string; httpStatus?: number }
+) &
+  RateLimited;
 
 export type CancelAllOutcome =
   | { kind: 'done'; results: Array<{ orderId: string; httpStatus: number }> }
   | { kind: 'unknown'; message: string; httpStatus?: number };
 
-export type ListOutcome<T> =
+export type ListOutcome<T> = (
   | { kind: 'ok'; items: T[]; nextPageToken?: string }
-  | { kind: 'unknown'; message: string; httpStatus?: number };
+  | { kind: 'unknown'; message: string; httpStatus?: number }
+) &
+  RateLimited;

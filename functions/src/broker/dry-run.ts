@@ -85,6 +85,10 @@ export function createDryRunBroker(opts: {
       const found = accepted.get(clientOrderId);
       return found === undefined ? { kind: 'not_found' } : { kind: 'found', order: { ...found } };
     },
+    async getOrderById(orderId): Promise<LookupOutcome> {
+      for (const order of accepted.values()) if (order.id === orderId) return { kind: 'found', order: { ...order } };
+      return { kind: 'not_found' };
+    },
     async cancelAllOpenOrders(): Promise<CancelAllOutcome> {
       return { kind: 'done', results: [] };
     },

@@ -38,7 +38,8 @@ export const USAGE = `Usage: haltgate <command> [options]
 
 Commands:
   status                                   kill switch, what the functions run with (their own reports),
-                                           breakers, submissions, reconciler, runners
+                                           breakers, submissions, open orders per strategy, bad finals
+                                           (rejected after acceptance, expired unfilled), reconciler, runners
   halt --reason <text>                     halt all trading (writes ops/killSwitch)
   resume --reason <text> [--force]         resume; refused while a precondition is unmet unless --force
   reset-breaker <strategy> <name> --reason <text>
@@ -75,6 +76,14 @@ function renderStatus(s: OpsStatus): string {
   const counts = Object.entries(s.submissions.countsByState).map(([st, n]) => `${st} ${n}`).join(', ');
   lines.push(`last 1h ${counts || 'no submissions'}`);
   lines.push(`stuck   ${s.submissions.stuck.length}${s.submissions.stuck.length ? `: ${s.submissions.stuck.map((x) => `${x.intentId} (${x.state})`).join(', ')}` : ''}`);
+  if (s.orders) {
+    const open = s.orders.openByStrategy.map((o) => `${o.strategyId} ${o.open}`).join(', ');
+    lines.push(`open orders ${open || 'none'}${s.orders.openTruncated ? ' (more not counted)' : ''}`);
+    const bad = s.orders.badFinals;
+    lines.push(
+      `bad finals ${bad.length}${bad.length ? `: ${bad.map((b) => `${b.intentId} (${b.strategyId ?? '?'} ${b.symbol ?? '?'}: ${b.kind}, ${b.status} filled ${b.filledQty}${b.updatedAt ? ` at ${b.updatedAt}` : ''})`).join(', ')}` : ''}`,
+    );
+  }
   lines.push(`reconciler ${s.reconciler ? `${s.reconciler.lastRunAt ?? '?'} ${s.reconciler.ok === false ? 'FAILED' : 'ok'}${s.reconciler.result ? ` (${s.reconciler.result})` : ''}` : 'no run recorded'}`);
   for (const st of s.strategies) {
     const tripped = st.breakers.filter((b) => b.tripped);

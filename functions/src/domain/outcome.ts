@@ -1,3 +1,4 @@
+import type { OrderView } from './order-lifecycle.js';
 import { appendHistory, type SubmissionRecord, type SubmissionState } from './submission.js';
 
 /** The second write of claim-act-record: what one attempt found out. */
@@ -7,6 +8,8 @@ export interface OutcomeUpdate {
   detail: string | null;
   brokerOrderId?: string | null;
   brokerStatus?: string | null;
+  /** The broker's view of the order (`submitted` outcomes): same write, no extra round trip. */
+  order?: OrderView | null;
 }
 
 /** Whose outcome it is: the attempt that claimed, over the states it expects the record in. */
@@ -39,6 +42,7 @@ export function applyOutcome(current: SubmissionRecord, expect: OutcomeExpectati
       detail: update.detail,
       brokerOrderId: update.brokerOrderId === undefined ? current.brokerOrderId : update.brokerOrderId,
       brokerStatus: update.brokerStatus === undefined ? current.brokerStatus : update.brokerStatus,
+      ...(update.order === undefined ? {} : { order: update.order }),
       updatedAtMs: nowMs,
       history: appendHistory(current.history, {
         state: update.state,

@@ -1,3 +1,4 @@
+import { orderViewFromOrder, type OrderView } from './order-lifecycle.js';
 import { SubmissionState, type SubmissionRecord } from './submission.js';
 
 /**
@@ -16,7 +17,7 @@ export interface ReconcileSettings {
 
 /** The broker's answer to a lookup by client_order_id (a subset of `LookupOutcome`). */
 export type ReconcileLookup =
-  | { kind: 'found'; order: { id: string; status: string } }
+  | { kind: 'found'; order: { id: string; status: string; filledQty?: string; filledAvgPrice?: string | null; updatedAt?: string | null } }
   | { kind: 'not_found' }
   | { kind: 'unknown'; message: string };
 
@@ -36,7 +37,7 @@ export type ReconcileDecisionKind = (typeof ReconcileDecisionKind)[keyof typeof 
 
 export type ReconcileDecision =
   | { kind: 'skip'; why: string }
-  | { kind: 'submitted'; brokerOrderId: string; brokerStatus: string; detail: string }
+  | { kind: 'submitted'; brokerOrderId: string; brokerStatus: string; order: OrderView | null; detail: string }
   | { kind: 'mark_unknown'; reason: 'owner_gone'; detail: string }
   | { kind: 'abandon'; reason: 'not_at_broker'; detail: string }
   | { kind: 'wait'; why: string };
@@ -89,6 +90,10 @@ export function decideReconcile(
         kind: 'submitted',
         brokerOrderId: lookup.order.id,
         brokerStatus: lookup.order.status,
+        order:
+          lookup.order.filledQty === undefined
+            ? null
+            : orderViewFromOrder({ ...lookup.order, filledQty: lookup.order.filledQty, filledAvgPrice: lookup.order.filledAvgPrice ?? null }, nowMs),
         detail: `reconciler found the order by client_order_id after ${record.state}`,
       };
     case 'unknown':

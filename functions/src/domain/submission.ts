@@ -1,4 +1,5 @@
 import type { OrderIntent } from './intent.js';
+import type { OrderView } from './order-lifecycle.js';
 
 /** Submission record states (DESIGN.md "Submission record states"). */
 export const SubmissionState = {
@@ -69,4 +70,9 @@ export interface SubmissionRecord {
   claimedAtMs: number | null;
   updatedAtMs: number;
   history: HistoryEntry[];
+  /**
+   * The broker's view of the order once submitted (`order` in the contract): written with the
+   * `submitted` outcome and kept current by syncOrders until final. Absent before.
+   */
+  order?: OrderView | null;
 }

@@ -5,6 +5,7 @@ import type { Clock } from '../domain/clock.js';
 import { checkSubmitBudget, deadlineFrom, type DeadlineBudget } from '../domain/deadline.js';
 import { callsBroker, type ExecutionMode } from '../domain/execution-mode.js';
 import { parseIntentText, type OrderIntent } from '../domain/intent.js';
+import { orderViewFromOrder } from '../domain/order-lifecycle.js';
 import { SubmissionState, type SubmissionRecord } from '../domain/submission.js';
 import {
   BrokerNotPlacedError,
@@ -254,6 +255,9 @@ async function recordSubmitOutcome(
         detail: sent ? `accepted by ${broker.name}` : 'dry run: decision recorded, no broker call',
         brokerOrderId: sent ? outcome.order.id : null,
         brokerStatus: outcome.order.status,
+        // The broker's view as the submit answered it, in the same write (no extra round trip);
+        // syncOrders keeps it current. A dry run has no broker order to follow.
+        ...(sent ? { order: orderViewFromOrder(outcome.order, deps.clock.now()) } : {}),
       });
       return { outcome: sent ? ExecuteOutcome.submitted : ExecuteOutcome.dry_run, intentId, detail: outcome.order.id };
     }
@@ -308,6 +312,7 @@ async function resolveByLookup(
       detail: `found at ${broker.name} by client_order_id after ${record.state}`,
       brokerOrderId: lookup.order.id,
       brokerStatus: lookup.order.status,
+      ...(callsBroker(mode) ? { order: orderViewFromOrder(lookup.order, deps.clock.now()) } : {}),
     });
     if (written) return { outcome: ExecuteOutcome.submitted, intentId, detail: lookup.order.id };
     return { outcome: ExecuteOutcome.duplicate, intentId, detail: 'settled by another invocation' };

@@ -9,6 +9,7 @@ import { isPlainMap, timestampsToDates, ts } from '../store/firestore-values.js'
 import { readInstanceReports, type InstanceReportView } from '../store/instance-report.js';
 import { KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../store/paths.js';
 import type { OpsStatus, StrategyStatus, SubmissionSummary } from './status.js';
+import { readOrdersStatus } from './orders-status.js';
 
 
 export interface StatusReaderOptions {
@@ -19,6 +20,8 @@ export interface StatusReaderOptions {
   recentLimit?: number;
   /** Runners heartbeat every `intervalMs` (their doc says); stale after this when they don't. */
   defaultRunnerStaleMs?: number;
+  /** Bad finals are looked for among orders that changed within this (default 24 h). */
+  badFinalsWindowMs?: number;
 }
 
 export interface StatusInputs {
@@ -105,6 +108,9 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
   const stuckAfterMs = opts.stuckAfterMs ?? 300_000;
   const recentLimit = opts.recentLimit ?? 25;
   const submissions = db.collection(SUBMISSIONS);
+  // Beside the reads below; marked handled here, its failure still fails the status when awaited.
+  const ordersRead = readOrdersStatus(submissions, nowMs, opts.badFinalsWindowMs);
+  ordersRead.catch(() => undefined);
 
   const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap, reports] = await Promise.all([
     db.doc(KILL_SWITCH_PATH).get(),
@@ -182,6 +188,7 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
       stuck,
       recent: recentSnap.docs.map((doc) => summarize(doc.id, doc.data())),
     },
+    orders: await ordersRead,
     reconciler,
     functions: reports,
     runners,

@@ -36,6 +36,18 @@ export const submissionSummarySchema = z.object({
   updatedAt: iso,
 });
 
+/** An order that was accepted and then came to nothing (order lifecycle, issue 10). */
+export const badFinalOrderSchema = z.object({
+  intentId: z.string(),
+  strategyId: z.string().nullable(),
+  symbol: z.string().nullable(),
+  /** `rejected_after_acceptance` or `expired_unfilled` (domain/order-lifecycle.ts BadFinal). */
+  kind: z.string(),
+  status: z.string(),
+  filledQty: z.string(),
+  updatedAt: iso,
+});
+
 export const opsStatusSchema = z.object({
   generatedAt: z.string(),
   killSwitch: z.object({
@@ -67,6 +79,20 @@ export const opsStatusSchema = z.object({
     stuck: z.array(submissionSummarySchema),
     recent: z.array(submissionSummarySchema),
   }),
+  /**
+   * The order lifecycle: submitted orders not final yet, per strategy (`order.final == false`,
+   * at most 2000 read: `openTruncated` says when there were more), and the bad finals
+   * among the orders that changed within `badFinalsWindowMs` (newest first). Always present in
+   * what readOpsStatus returns; optional for readers of older versions.
+   */
+  orders: z
+    .object({
+      openByStrategy: z.array(z.object({ strategyId: z.string(), open: z.number(), oldestUpdatedAt: iso })),
+      openTruncated: z.boolean(),
+      badFinalsWindowMs: z.number(),
+      badFinals: z.array(badFinalOrderSchema),
+    })
+    .optional(),
   reconciler: z
     .object({
       lastRunAt: iso,
@@ -95,3 +121,4 @@ export const opsStatusSchema = z.object({
 export type OpsStatus = z.infer<typeof opsStatusSchema>;
 export type StrategyStatus = z.infer<typeof strategyStatusSchema>;
 export type SubmissionSummary = z.infer<typeof submissionSummarySchema>;
+export type BadFinalOrder = z.infer<typeof badFinalOrderSchema>;

@@ -166,6 +166,7 @@ async function apply(
             detail: decision.detail,
             brokerOrderId: decision.brokerOrderId,
             brokerStatus: decision.brokerStatus,
+            order: decision.order,
           },
         );
         if (written.applied) report.submitted += 1;

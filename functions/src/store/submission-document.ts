@@ -1,6 +1,7 @@
 import type { DocumentData } from 'firebase-admin/firestore';
 import { z } from 'zod';
 import { intentSchema } from '../domain/intent.js';
+import type { OrderView } from '../domain/order-lifecycle.js';
 import { SubmissionState, type HistoryEntry, type SubmissionRecord } from '../domain/submission.js';
 import { timestampsToDates, ts, withoutUndefined } from './firestore-values.js';
 
@@ -32,6 +33,10 @@ const storedRecordSchema = z.object({
   executionMode: z.string(),
   claimedAt: dateMs.nullable(),
   updatedAt: dateMs,
+  order: z
+    .object({ status: z.string().min(1), filledQty: z.string(), filledAvgPrice: z.string().nullable(), updatedAt: dateMs, final: z.boolean() })
+    .nullable()
+    .optional(),
   history: z.array(
     z.object({
       state: z.enum(SubmissionState),
@@ -62,7 +67,14 @@ export function recordToDocument(record: SubmissionRecord): DocumentData {
     claimedAt: record.claimedAtMs === null ? null : ts(record.claimedAtMs),
     updatedAt: ts(record.updatedAtMs),
     history: record.history.map((h) => withoutUndefined({ state: h.state, at: ts(h.atMs), reason: h.reason, attempt: h.attempt })),
+    ...(record.order === undefined ? {} : { order: orderToDocument(record.order) }),
   };
+}
+
+/** `submissions/{intentId}.order` as stored: exactly the contract's keys, updatedAt a Timestamp. */
+export function orderToDocument(order: OrderView | null): DocumentData | null {
+  if (order === null) return null;
+  return { status: order.status, filledQty: order.filledQty, filledAvgPrice: order.filledAvgPrice, updatedAt: ts(order.updatedAtMs), final: order.final };
 }
 
 export function recordFromDocument(data: DocumentData): { ok: true; record: SubmissionRecord } | { ok: false; problem: string } {
@@ -89,6 +101,14 @@ export function recordFromDocument(data: DocumentData): { ok: true; record: Subm
       claimedAtMs: d.claimedAt,
       updatedAtMs: d.updatedAt,
       history: d.history.map((h): HistoryEntry => withoutUndefined({ state: h.state, atMs: h.at, reason: h.reason, attempt: h.attempt })),
+      ...(d.order === undefined
+        ? {}
+        : {
+            order:
+              d.order === null
+                ? null
+                : { status: d.order.status, filledQty: d.order.filledQty, filledAvgPrice: d.order.filledAvgPrice, updatedAtMs: d.order.updatedAt, final: d.order.final },
+          }),
     },
   };
 }

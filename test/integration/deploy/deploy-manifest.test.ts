@@ -52,8 +52,8 @@ afterAll(() => {
 });
 
 describe('the deploy manifest', () => {
-  it('has exactly the five functions, all 2nd gen', () => {
-    expect(Object.keys(manifest.endpoints).sort()).toEqual(['executeIntent', 'onKillSwitchWrite', 'ops', 'reconcileSubmissions', 'syncFills']);
+  it('has exactly the seven functions, all 2nd gen', () => {
+    expect(Object.keys(manifest.endpoints).sort()).toEqual(['executeIntent', 'onKillSwitchWrite', 'onSubmissionWrite', 'ops', 'reconcileSubmissions', 'syncFills', 'syncOrders']);
     for (const e of Object.values(manifest.endpoints)) expect(e.platform).toBe('gcfv2');
   });
 
@@ -76,6 +76,8 @@ describe('the deploy manifest', () => {
     });
     expect(manifest.endpoints.reconcileSubmissions!.scheduleTrigger).toBeDefined();
     expect(manifest.endpoints.syncFills!.scheduleTrigger).toBeDefined();
+    expect(manifest.endpoints.syncOrders!.scheduleTrigger).toBeDefined();
+    expect(manifest.endpoints.onSubmissionWrite!.eventTrigger).toMatchObject({ eventType: 'google.cloud.firestore.document.v1.written', retry: true });
     expect(manifest.endpoints.ops!.httpsTrigger).toBeDefined();
   });
 

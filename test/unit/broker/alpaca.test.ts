@@ -159,6 +159,7 @@ describe('submitOrder classification', () => {
           limitPrice: '187.25',
           submittedAt: '2026-01-02T14:30:00.120000Z',
           createdAt: '2026-01-02T14:30:00.123456Z',
+          updatedAt: '2026-01-02T14:30:00.123456Z',
         },
       });
     }

@@ -116,7 +116,20 @@ describe('decideReconcile', () => {
       kind: 'submitted',
       brokerOrderId: 'ord-1',
       brokerStatus: 'accepted',
+      order: null,
       detail: `reconciler found the order by client_order_id after ${state}`,
+    });
+  });
+
+  it('the order view comes with the adoption when the lookup shows fills (the broker time when it has one)', () => {
+    const found: ReconcileLookup = {
+      kind: 'found',
+      order: { id: 'ord-1', status: 'partially_filled', filledQty: '3', filledAvgPrice: '10.50', updatedAt: '2026-03-02T15:00:05Z' },
+    };
+    const decision = decideReconcile(record({ state: SubmissionState.unknown }), found, OWNER_GONE_AT, SETTINGS);
+    expect(decision).toMatchObject({
+      kind: 'submitted',
+      order: { status: 'partially_filled', filledQty: '3', filledAvgPrice: '10.5', updatedAtMs: Date.parse('2026-03-02T15:00:05Z'), final: false },
     });
   });
 
