@@ -146,6 +146,12 @@ export const PARAM_SPECS = {
     default: 0,
     description: 'Trip brokerErrors after this many unknown/5xx broker outcomes in a row for the strategy; 0 disables.',
   },
+  CB_LEDGER_MAX_AGE_MS: {
+    kind: 'int',
+    default: 300000,
+    description:
+      'A strategy with a P&L breaker (consecutiveLosses, dailyLoss) is refused with breaker:ledgerStale while the fills ledger has not synced successfully for longer than this (60000-86400000; syncFills runs every minute). Never off.',
+  },
   HALT_CANCEL_OPEN_ORDERS: {
     kind: 'string',
     default: 'true',
@@ -199,6 +205,7 @@ export const params = {
   cbMaxNotional: declare('CB_MAX_NOTIONAL'),
   cbPriceCollarPct: declare('CB_PRICE_COLLAR_PCT'),
   cbMaxBrokerErrors: declare('CB_MAX_BROKER_ERRORS'),
+  cbLedgerMaxAgeMs: declare('CB_LEDGER_MAX_AGE_MS'),
   haltCancelOpenOrders: declare('HALT_CANCEL_OPEN_ORDERS'),
   opsWebApiKey: declare('OPS_WEB_API_KEY'),
 };
@@ -224,6 +231,8 @@ export interface RuntimeConfig {
   alpacaSecretKey: string | null;
   /** The breaker limits of every strategy without a `limits` override (all off by default). */
   breakerDefaults: BreakerLimits;
+  /** CB_LEDGER_MAX_AGE_MS: how old the fills ledger's last successful sync may be for P&L breakers. */
+  ledgerMaxAgeMs: number;
 }
 
 export type RuntimeConfigResult = { ok: true; config: RuntimeConfig } | { ok: false; problems: string[]; partial: Partial<RuntimeConfig> };
@@ -247,6 +256,8 @@ const envSchema = z
     OWNER_GRACE_MS: intString('OWNER_GRACE_MS', 0, 86_400_000),
     MAX_INTENT_AGE_MS: intString('MAX_INTENT_AGE_MS', 0, 86_400_000 * 7),
     SHUTDOWN_DRAIN_TIMEOUT_MS: intString('SHUTDOWN_DRAIN_TIMEOUT_MS', 0, 9_500),
+    // At least one syncFills period: a smaller age would refuse between two healthy runs.
+    CB_LEDGER_MAX_AGE_MS: intString('CB_LEDGER_MAX_AGE_MS', 60_000, 86_400_000),
     ALPACA_BASE_URL: z
       .string()
       .trim()
@@ -389,6 +400,7 @@ function toConfig(env: z.infer<typeof envSchema>, executionMode: ExecutionMode):
     ownerGraceMs: env.OWNER_GRACE_MS,
     maxIntentAgeMs: env.MAX_INTENT_AGE_MS,
     shutdownDrainTimeoutMs: env.SHUTDOWN_DRAIN_TIMEOUT_MS,
+    ledgerMaxAgeMs: env.CB_LEDGER_MAX_AGE_MS,
     alpacaBaseUrl: env.ALPACA_BASE_URL === '' ? null : env.ALPACA_BASE_URL,
     alpacaKeyId: env.ALPACA_KEY_ID || null,
     alpacaSecretKey: env.ALPACA_SECRET_KEY || null,

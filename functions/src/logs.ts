@@ -28,6 +28,8 @@ export const LogEvent = {
   fillsSyncRun: 'fills_sync_run',
   fillsSyncFailed: 'fills_sync_failed',
   fillUnmatched: 'fill_unmatched',
+  // issue 10: a fill of haltgate's order that could not be read, kept in fillsQuarantine
+  fillQuarantined: 'fill_quarantined',
   // ops API and the halt trigger (issue 5)
   opsRequestDenied: 'ops_request_denied',
   opsRequestFailed: 'ops_request_failed',

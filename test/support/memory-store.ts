@@ -33,7 +33,7 @@ import type { SubmissionRecord } from '../../functions/src/domain/submission.js'
 import { applyOutcome } from '../../functions/src/domain/outcome.js';
 import { StoreUnavailableError } from '../../functions/src/errors.js';
 import { timestampsToDates, ts } from '../../functions/src/store/firestore-values.js';
-import { INVALID_INTENTS, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../../functions/src/store/paths.js';
+import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../../functions/src/store/paths.js';
 import type { ReconcileCandidate, ReconcileStore } from '../../functions/src/store/reconcile-store.js';
 import { breakerGate, type StrategyGate } from '../../functions/src/store/strategy-gate.js';
 import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from '../../functions/src/store/submission-document.js';
@@ -172,6 +172,7 @@ export function createMemorySubmissionStore(
         existing = parsed.ok ? parsed.record : { unreadable: parsed.problem };
       }
       const strategyData = db.get(strategyPath);
+      const ledgerData = db.get(FILLS_CURSOR_PATH);
       const claimInput: ClaimInput = {
         intent: request.intent,
         eventId: request.eventId,
@@ -191,6 +192,10 @@ export function createMemorySubmissionStore(
           intent: request.intent,
           nowMs,
           breakerDefaults: request.breakerDefaults ?? null,
+          ledger:
+            request.config.ok && (request.config.mode === 'paper' || request.config.mode === 'live')
+              ? { data: ledgerData === undefined ? undefined : timestampsToDates(ledgerData), maxAgeMs: request.ledgerMaxAgeMs ?? 0 }
+              : null,
           countRecentClaims: async (sinceMs) =>
             db.list(SUBMISSIONS).filter(([, d]) => d.strategyId === strategyId && (tsMs(d.claimedAt) ?? -Infinity) > sinceMs).length,
         });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { BrokerFill, BrokerOrder } from './broker.js';
+import type { BrokerFill, BrokerOrder, UnreadableItem } from './broker.js';
 
 /**
  * The subset of Alpaca Trading API v2 response bodies haltgate reads, checked with zod before
@@ -29,6 +29,8 @@ export const alpacaOrderSchema = z.looseObject({
   limit_price: optionalDecimal,
   submitted_at: optionalString,
   created_at: z.string().min(1),
+  asset_class: z.string().optional(),
+  order_class: z.string().optional(),
   updated_at: optionalString,
   replaced_by: optionalString,
 });
@@ -84,6 +86,8 @@ export function toBrokerOrder(o: AlpacaOrder): BrokerOrder {
     limitPrice: o.limit_price,
     submittedAt: o.submitted_at,
     createdAt: o.created_at,
+    ...(o.asset_class === undefined ? {} : { assetClass: o.asset_class }),
+    ...(o.order_class === undefined ? {} : { orderClass: o.order_class }),
     ...(o.updated_at === null ? {} : { updatedAt: o.updated_at }),
     ...(o.replaced_by === null ? {} : { replacedBy: o.replaced_by }),
   };
@@ -99,6 +103,67 @@ export function toBrokerFill(f: AlpacaFill): BrokerFill {
     price: f.price,
     transactionTime: f.transaction_time,
   };
+}
+
+/** A list body: an array of anything; each element is read on its own (parseOrderItems / parseFillItems). */
+export const alpacaListSchema = z.array(z.unknown());
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const field = (item: unknown, key: string): unknown =>
+  item !== null && typeof item === 'object' && !Array.isArray(item) ? (item as Record<string, unknown>)[key] : undefined;
+
+/**
+ * Orders of a listing, item by item: the readable ones, and the others set aside with a reason
+ * (a multi-leg order has `symbol: ''`, `side: ''` and `legs`; other asset classes may lack
+ * fields we require). Their id and client_order_id are kept when readable.
+ */
+export function parseOrderItems(list: readonly unknown[]): { items: BrokerOrder[]; unreadable: UnreadableItem[] } {
+  const items: BrokerOrder[] = [];
+  const unreadable: UnreadableItem[] = [];
+  for (const item of list) {
+    const parsed = alpacaOrderSchema.safeParse(item);
+    if (parsed.success) {
+      items.push(toBrokerOrder(parsed.data));
+      continue;
+    }
+    const orderClass = text(field(item, 'order_class'));
+    const assetClass = text(field(item, 'asset_class'));
+    const kind = [
+      orderClass === 'mleg' || Array.isArray(field(item, 'legs')) ? `multi-leg order (order_class ${JSON.stringify(orderClass ?? '')})` : null,
+      assetClass !== null && assetClass !== 'us_equity' ? `asset class ${assetClass}` : null,
+    ].filter((x): x is string => x !== null);
+    unreadable.push({
+      id: text(field(item, 'id')),
+      clientOrderId: text(field(item, 'client_order_id')),
+      orderId: null,
+      time: text(field(item, 'submitted_at')) ?? text(field(item, 'created_at')),
+      reason: [...kind, `unreadable order: ${describeIssues(parsed.error)}`].join('; '),
+      raw: item,
+    });
+  }
+  return { items, unreadable };
+}
+
+/** Fills of a page, item by item: a fill without a price or qty is set aside with the reason. */
+export function parseFillItems(list: readonly unknown[]): { items: BrokerFill[]; unreadable: UnreadableItem[] } {
+  const items: BrokerFill[] = [];
+  const unreadable: UnreadableItem[] = [];
+  for (const item of list) {
+    const parsed = alpacaFillSchema.safeParse(item);
+    if (parsed.success) {
+      items.push(toBrokerFill(parsed.data));
+      continue;
+    }
+    unreadable.push({
+      id: text(field(item, 'id')),
+      clientOrderId: null,
+      orderId: text(field(item, 'order_id')),
+      time: text(field(item, 'transaction_time')),
+      reason: `unreadable fill: ${describeIssues(parsed.error)}`,
+      raw: item,
+    });
+  }
+  return { items, unreadable };
 }
 
 /** The first few zod issues as one line, for outcome messages. */

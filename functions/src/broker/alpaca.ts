@@ -2,11 +2,11 @@ import type { z } from 'zod';
 import {
   alpacaCancelAllSchema,
   alpacaErrorSchema,
-  alpacaFillListSchema,
-  alpacaOrderListSchema,
+  alpacaListSchema,
   alpacaOrderSchema,
   describeIssues,
-  toBrokerFill,
+  parseFillItems,
+  parseOrderItems,
   toBrokerOrder,
 } from './alpaca-schemas.js';
 import type {
@@ -450,9 +450,11 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     if (ex.kind !== 'response') return { kind: 'unknown', message: transportMessage(ex, what) };
     const pace = paced(ex);
     if (ex.status !== 200) return { kind: 'unknown', httpStatus: ex.status, message: `${said(ex.status, errorInfo(ex.body))} (${what})`, ...pace };
-    const parsed = parseBody(ex.body, alpacaOrderListSchema);
+    const parsed = parseBody(ex.body, alpacaListSchema);
     if (!parsed.ok) return { kind: 'unknown', httpStatus: 200, message: `${name} answered 200 to ${what} but the ${parsed.detail}`, ...pace };
-    return { kind: 'ok', items: parsed.value.map(toBrokerOrder), ...pace };
+    // Item by item: a multi-leg or other odd order is set aside, never the whole listing.
+    const { items, unreadable } = parseOrderItems(parsed.value);
+    return unreadable.length > 0 ? { kind: 'ok', items, unreadable, ...pace } : { kind: 'ok', items, ...pace };
   }
 
   async function getOrderById(orderId: string, callOpts: CallOptions): Promise<LookupOutcome> {
@@ -491,12 +493,20 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     );
     if (ex.kind !== 'response') return { kind: 'unknown', message: transportMessage(ex, what) };
     if (ex.status !== 200) return { kind: 'unknown', httpStatus: ex.status, message: `${said(ex.status, errorInfo(ex.body))} (${what})` };
-    const parsed = parseBody(ex.body, alpacaFillListSchema);
+    const parsed = parseBody(ex.body, alpacaListSchema);
     if (!parsed.ok) return { kind: 'unknown', httpStatus: 200, message: `${name} answered 200 to ${what} but the ${parsed.detail}` };
-    const items = parsed.value.map(toBrokerFill);
-    const last = items[items.length - 1];
-    // A full page may have a successor; the next page starts after the last activity id.
-    return last !== undefined && items.length >= fillsPageSize ? { kind: 'ok', items, nextPageToken: last.id } : { kind: 'ok', items };
+    // Item by item: a fill that cannot be read is handed back in `unreadable` (the ledger
+    // quarantines it), the others are used.
+    const { items, unreadable } = parseFillItems(parsed.value);
+    const extra = unreadable.length > 0 ? { unreadable } : {};
+    if (parsed.value.length < fillsPageSize) return { kind: 'ok', items, ...extra };
+    // A full page may have a successor; the next page starts after the last activity's id —
+    // the last one the broker sent, readable or not.
+    const lastId: unknown = (parsed.value[parsed.value.length - 1] as { id?: unknown } | null)?.id;
+    if (typeof lastId !== 'string' || lastId === '') {
+      return { kind: 'unknown', httpStatus: 200, message: `${name} answered 200 to ${what} with a full page whose last activity has no id: the next page cannot be asked for` };
+    }
+    return { kind: 'ok', items, nextPageToken: lastId, ...extra };
   }
 
   return { name, submitOrder, getOrderByClientOrderId, getOrderById, cancelAllOpenOrders, listOrders, listFills };

@@ -18,6 +18,7 @@ export interface Broker {
   ): Promise<ListOutcome<BrokerOrder>>;
   /** `GET /v2/orders/{id}` (the order lifecycle follows `replaced_by` with it). Optional for test doubles. */
   getOrderById?(orderId: string, opts: CallOptions): Promise<LookupOutcome>;
+  /** One page of fills after `since`, oldest first; `nextPageToken` while a next page may exist. */
   listFills(query: { since: Date; pageToken?: string }, opts: CallOptions): Promise<ListOutcome<BrokerFill>>;
 }
 
@@ -49,6 +50,10 @@ export interface BrokerOrder {
   limitPrice: string | null;
   submittedAt: string | null;
   createdAt: string;
+  /** Alpaca `asset_class` (`us_equity`, `crypto`, `us_option`), when the broker says. */
+  assetClass?: string;
+  /** Alpaca `order_class` (`''`/`simple`, `bracket`, `oco`, `oto`, `mleg`), when the broker says. */
+  orderClass?: string;
   /** When the broker last changed the order, when it says. */
   updatedAt?: string;
   /** The order that replaced this one (status `replaced`), when the broker says. */
@@ -109,8 +114,28 @@ export type CancelAllOutcome =
   | { kind: 'done'; results: Array<{ orderId: string; httpStatus: number }> }
   | { kind: 'unknown'; message: string; httpStatus?: number };
 
+/**
+ * A listed item the adapter could not read (a multi-leg order with an empty symbol, a fill
+ * without a price, ...): kept aside with the reason, so one odd item never makes the whole
+ * listing unknown. Whatever identity could be read is kept for the caller to decide whose it is.
+ */
+export interface UnreadableItem {
+  /** The item's own id (order id, fill activity id), when it is a non-empty string. */
+  id: string | null;
+  /** Orders: `client_order_id`; fills: null. */
+  clientOrderId: string | null;
+  /** Fills: `order_id`; orders: null. */
+  orderId: string | null;
+  /** Orders: submitted_at (else created_at); fills: transaction_time — as text, when present. */
+  time: string | null;
+  /** Why it was set aside (the first few schema issues, or its order/asset class). */
+  reason: string;
+  /** The item as the broker sent it, for the audit (bounded by the caller). */
+  raw: unknown;
+}
+
 export type ListOutcome<T> = (
-  | { kind: 'ok'; items: T[]; nextPageToken?: string }
+  | { kind: 'ok'; items: T[]; nextPageToken?: string; unreadable?: UnreadableItem[] }
   | { kind: 'unknown'; message: string; httpStatus?: number }
 ) &
   RateLimited;

@@ -97,6 +97,7 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
       : { ok: false, problem: configProblem(configResult), ownerGraceMs: FALLBACK_TIMEOUTS.ownerGraceMs },
     haltedParam: config?.executionHalted ?? (configResult.ok ? undefined : configResult.partial.executionHalted),
     breakerDefaults: config?.breakerDefaults ?? null,
+    ...(config ? { ledgerMaxAgeMs: config.ledgerMaxAgeMs } : {}),
   });
   const decision = budget ? await claimWithinBudget(deps, claim, budget, intent.intentId) : await claim;
   return settleDecision(deps, delivery, intent, decision, config, budget, text, entryMs);

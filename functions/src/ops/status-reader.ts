@@ -7,7 +7,9 @@ import { isRunnerStale, RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js
 import { SubmissionState } from '../domain/submission.js';
 import { isPlainMap, timestampsToDates, ts } from '../store/firestore-values.js';
 import { readInstanceReports, type InstanceReportView } from '../store/instance-report.js';
-import { KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../store/paths.js';
+import { FILLS_CURSOR_PATH, FILLS_QUARANTINE, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../store/paths.js';
+import { LEDGER_CLOCK_SKEW_MS, parseLedgerSyncState } from '../domain/ledger-freshness.js';
+import { PARAM_SPECS } from '../config.js';
 import type { OpsStatus, StrategyStatus, SubmissionSummary } from './status.js';
 import { readOrdersStatus } from './orders-status.js';
 
@@ -112,7 +114,7 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
   const ordersRead = readOrdersStatus(submissions, nowMs, opts.badFinalsWindowMs);
   ordersRead.catch(() => undefined);
 
-  const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap, reports] = await Promise.all([
+  const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap, reports, ledgerSnap, quarantineSnap] = await Promise.all([
     db.doc(KILL_SWITCH_PATH).get(),
     db.doc(RECONCILER_STATUS_PATH).get(),
     db.collection(STRATEGIES).get(),
@@ -122,6 +124,9 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
     submissions.orderBy('updatedAt', 'desc').limit(recentLimit).get(),
     db.collection(RUNNERS_COLLECTION).get(),
     readInstanceReports(db),
+    db.doc(FILLS_CURSOR_PATH).get(),
+    // Open entries, bounded (the counts per strategy come from the sync state, as the claims see them).
+    db.collection(FILLS_QUARANTINE).where('open', '!=', false).limit(MAX_QUARANTINE_SHOWN).get(),
   ]);
 
   const execution = executionFrom(reports, input.config);
@@ -153,6 +158,13 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
       result: counts.length || problems.length ? [counts.join(', '), ...problems.slice(0, 3)].filter(Boolean).join('; ') : null,
     };
   }
+
+  const ledger = ledgerStatus(
+    ledgerSnap.exists ? timestampsToDates(ledgerSnap.data()) : undefined,
+    quarantineSnap.docs.map((doc) => ({ id: doc.id, data: timestampsToDates(doc.data()) as Record<string, unknown> })),
+    nowMs,
+    ledgerMaxAgeFrom(reports, input.config),
+  );
 
   const runners = runnersSnap.docs.map((doc) => {
     const d = timestampsToDates(doc.data()) as Record<string, unknown>;
@@ -190,8 +202,57 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
     },
     orders: await ordersRead,
     reconciler,
+    ledger,
     functions: reports,
     runners,
     instance: input.instance,
+  };
+}
+
+/** Open quarantine entries listed in the status (the dashboard polls it). */
+const MAX_QUARANTINE_SHOWN = 20;
+
+/** CB_LEDGER_MAX_AGE_MS as executeIntent reported it, else the reader's own, else the declared default. */
+function ledgerMaxAgeFrom(reports: InstanceReportView[], own: RuntimeConfigResult | null): number {
+  const reported = reports.find((r) => r.function === EXECUTE_FUNCTION)?.config.ledgerMaxAgeMs;
+  if (typeof reported === 'number' && Number.isFinite(reported)) return reported;
+  if (own?.ok) return own.config.ledgerMaxAgeMs;
+  return PARAM_SPECS.CB_LEDGER_MAX_AGE_MS.default;
+}
+
+function ledgerStatus(data: unknown, open: Array<{ id: string; data: Record<string, unknown> }>, nowMs: number, maxAgeMs: number): OpsStatus['ledger'] {
+  const parsed = parseLedgerSyncState(data);
+  const d = (data ?? {}) as Record<string, unknown>;
+  const state = parsed.ok ? parsed.state : null;
+  const ageMs = state === null ? null : nowMs - state.lastSuccessAtMs;
+  const lastRun = isPlainMap(d.lastRun)
+    ? Object.fromEntries(Object.entries(d.lastRun).filter((e): e is [string, number] => typeof e[1] === 'number'))
+    : null;
+  const byStrategy = state?.quarantinedByStrategy ?? {};
+  const unattributed = state?.quarantinedUnattributed ?? 0;
+  return {
+    lastSuccessAt: state === null ? null : new Date(state.lastSuccessAtMs).toISOString(),
+    ageMs,
+    maxAgeMs,
+    // As decideLedger judges it (domain/ledger-freshness.ts).
+    stale: ageMs === null || ageMs > maxAgeMs || ageMs < -LEDGER_CLOCK_SKEW_MS,
+    problem: parsed.ok ? (state === null ? 'never synced successfully' : null) : parsed.problem,
+    lastFailureAt: toIso(d.lastFailureAt),
+    lastError: str(d.lastError),
+    cursorAt: typeof d.sinceMs === 'number' && Number.isFinite(d.sinceMs) ? new Date(d.sinceMs).toISOString() : null,
+    lastRun,
+    quarantine: {
+      open: Object.values(byStrategy).reduce((a, b) => a + b, 0) + unattributed,
+      byStrategy: { ...byStrategy },
+      unattributed,
+      recent: open.map(({ id, data: q }) => ({
+        id,
+        fillId: str(q.fillId),
+        orderId: str(q.orderId),
+        strategyId: str(q.strategyId),
+        reason: str(q.reason) ?? '(no reason)',
+        quarantinedAt: toIso(q.quarantinedAt),
+      })),
+    },
   };
 }

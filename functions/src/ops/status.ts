@@ -100,6 +100,34 @@ export const opsStatusSchema = z.object({
       result: z.string().nullable(),
     })
     .nullable(),
+  /**
+   * The fills ledger (syncFills): when it last synced successfully and how old that is, what
+   * its last failure said, and the quarantined fills still open. `stale` uses
+   * CB_LEDGER_MAX_AGE_MS as the reader knows it; strategies with a P&L breaker are refused
+   * (`breaker:ledgerStale` / `breaker:ledgerIncomplete`) while it is stale or has open entries.
+   */
+  ledger: z
+    .object({
+      lastSuccessAt: iso,
+      ageMs: z.number().nullable(),
+      maxAgeMs: z.number().nullable(),
+      stale: z.boolean(),
+      problem: z.string().nullable(),
+      lastFailureAt: iso,
+      lastError: z.string().nullable(),
+      cursorAt: iso,
+      lastRun: z.record(z.string(), z.number()).nullable(),
+      quarantine: z.object({
+        open: z.number(),
+        byStrategy: z.record(z.string(), z.number()),
+        unattributed: z.number(),
+        recent: z.array(
+          z.object({ id: z.string(), fillId: z.string().nullable(), orderId: z.string().nullable(), strategyId: z.string().nullable(), reason: z.string(), quarantinedAt: iso }),
+        ),
+      }),
+    })
+    // Always present in what readOpsStatus answers; optional for clients of older versions.
+    .optional(),
   /** The newest reports of function instances: what each runs with (secrets `<omitted>`). */
   functions: z.array(
     z.object({

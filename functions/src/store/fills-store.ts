@@ -1,4 +1,5 @@
-import type { DocumentReference, Firestore } from 'firebase-admin/firestore';
+import { createHash } from 'node:crypto';
+import { FieldValue, type DocumentReference, type Firestore } from 'firebase-admin/firestore';
 import { emptyStrategyStats, parseStrategyStats, recordRealizedPiece, type StrategyStats } from '../domain/breakers/stats.js';
 import type { Clock } from '../domain/clock.js';
 import { MONEY_DECIMALS, QTY_DECIMALS, formatDecimal } from '../domain/pnl/decimal.js';
@@ -6,18 +7,24 @@ import { applyFill, emptyPosition, parsePosition, serializePosition, type Fill, 
 import { pieceToStat } from '../domain/pnl/realized-events.js';
 import { StoreUnavailableError } from '../errors.js';
 import { ts, withoutUndefined } from './firestore-values.js';
-import { STRATEGIES, SUBMISSIONS } from './paths.js';
+import { FILLS_CURSOR_PATH, FILLS_QUARANTINE, STRATEGIES, SUBMISSIONS } from './paths.js';
 
 /**
  * Firestore side of the fills ledger (see reconcile/sync-fills.ts for the flow):
- *   `ops/fillsCursor`                     { sinceMs, updatedAt } — where the next poll starts
+ *   `ops/fillsCursor`                     the cursor and sync state: { sinceMs, since, updatedAt,
+ *                                         lastSuccessAt (server time of the last complete run),
+ *                                         lastRun (its counts), quarantine { byStrategy, unattributed,
+ *                                         truncated }, lastFailureAt, lastError } — read by every claim
+ *                                         (domain/ledger-freshness.ts) in its batched read
+ *   `fillsQuarantine/{id}`                fills of haltgate's orders that could not be read, kept
+ *                                         with the reason until an operator sets `open: false`
  *   `strategies/{id}/fills/{fillId}`      each broker fill once, keyed by the broker's fill id
  *   `strategies/{id}/positions/{symbol}`  FIFO lots (pnl/fifo.ts serialised form)
  *   `strategies/{id}/pnl/{fillId}`        one realized P&L event per closing fill
  *   `strategies/{id}.stats`               recentRealized / daily (read by the loss breakers)
  */
 
-export const FILLS_CURSOR_PATH = 'ops/fillsCursor';
+export { FILLS_CURSOR_PATH, FILLS_QUARANTINE };
 export const STRATEGY_FILLS = 'fills';
 export const STRATEGY_POSITIONS = 'positions';
 export const STRATEGY_PNL = 'pnl';
@@ -37,9 +44,38 @@ export interface ApplyFillsResult {
   realizedEvents: number;
 }
 
+/** A fill that could not be read, of an order that is (or may be) haltgate's. */
+export interface QuarantineEntry {
+  fillId: string | null;
+  orderId: string | null;
+  /** Null when the fill's order could not be told: it then counts against every P&L-guarded strategy. */
+  strategyId: string | null;
+  intentId: string | null;
+  reason: string;
+  transactionTime: string | null;
+  /** The fill as the broker sent it. */
+  raw: unknown;
+}
+
+/** Open quarantined fills, as recorded on the sync state for the claims. */
+export interface QuarantineSummary {
+  byStrategy: Record<string, number>;
+  unattributed: number;
+  /** More open entries than one summary reads: counted as unattributed too (fail closed). */
+  truncated: boolean;
+}
+
 export interface FillsStore {
   readCursor(): Promise<number | null>;
-  writeCursor(sinceMs: number): Promise<void>;
+  /**
+   * Ends a complete run: the cursor, `lastSuccessAt` (server time), the run's counts, and the
+   * open quarantine read afresh (so an operator's `open: false` counts from the next run on).
+   */
+  recordSyncSuccess(input: { cursorMs: number; run: Record<string, number> }): Promise<QuarantineSummary>;
+  /** A run that failed: the cursor and `lastSuccessAt` stay, so the ledger ages. */
+  recordSyncFailure(message: string): Promise<void>;
+  /** Keeps each entry once (an entry seen again, or resolved, is left as it is); returns how many are new. */
+  quarantineFills(entries: readonly QuarantineEntry[]): Promise<number>;
   /** The haltgate submission a broker order belongs to, or null when it is not haltgate's. */
   ownerByBrokerOrderId(orderId: string): Promise<{ strategyId: string; intentId: string } | null>;
   ownerByClientOrderId(clientOrderId: string): Promise<{ strategyId: string; intentId: string } | null>;
@@ -51,6 +87,17 @@ export interface FillsStore {
 export function docIdOf(text: string): string {
   const id = text.replace(/%/g, '%25').replace(/\//g, '%2F');
   return id === '.' || id === '..' || /^__.*__$/.test(id) ? `%${id}` : id;
+}
+
+/** The raw fill kept in a quarantine entry is cut to this many characters of JSON. */
+export const MAX_QUARANTINE_RAW_CHARS = 8 * 1024;
+/** Open quarantine entries one summary reads; more count as unattributed (truncated). */
+export const MAX_QUARANTINE_SUMMARY = 1000;
+
+/** The entry's document id: the broker's fill id, or a digest of the raw fill when it has none. */
+export function quarantineIdOf(entry: Pick<QuarantineEntry, 'fillId' | 'raw'>): string {
+  if (entry.fillId !== null) return docIdOf(entry.fillId);
+  return `raw-${createHash('sha256').update(JSON.stringify(entry.raw) ?? 'undefined').digest('hex').slice(0, 40)}`;
 }
 
 /** Most fills a single applyFills call may carry: 2 writes per fill + positions + stats ≤ 500. */
@@ -77,11 +124,74 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
       }
     },
 
-    async writeCursor(sinceMs) {
+    async recordSyncSuccess({ cursorMs, run }) {
       try {
-        await cursorRef.set({ sinceMs, since: ts(sinceMs), updatedAt: ts(opts.clock.now()) });
+        // `!= false`: an entry whose `open` an operator mistyped (a string) still counts as open.
+        const snap = await db.collection(FILLS_QUARANTINE).where('open', '!=', false).limit(MAX_QUARANTINE_SUMMARY + 1).get();
+        const summary: QuarantineSummary = { byStrategy: {}, unattributed: 0, truncated: snap.size > MAX_QUARANTINE_SUMMARY };
+        for (const doc of snap.docs.slice(0, MAX_QUARANTINE_SUMMARY)) {
+          const strategyId: unknown = doc.get('strategyId');
+          if (typeof strategyId === 'string' && strategyId !== '') summary.byStrategy[strategyId] = (summary.byStrategy[strategyId] ?? 0) + 1;
+          else summary.unattributed += 1;
+        }
+        if (summary.truncated) summary.unattributed += 1;
+        await cursorRef.set(
+          {
+            sinceMs: cursorMs,
+            since: ts(cursorMs),
+            updatedAt: ts(opts.clock.now()),
+            lastSuccessAt: FieldValue.serverTimestamp(),
+            lastRun: run,
+            quarantine: summary,
+            lastError: null,
+          },
+          { merge: true },
+        );
+        return summary;
       } catch (err) {
-        throw new StoreUnavailableError('writeFillsCursor', err);
+        throw new StoreUnavailableError('recordFillsSyncSuccess', err);
+      }
+    },
+
+    async recordSyncFailure(message) {
+      try {
+        await cursorRef.set({ lastFailureAt: FieldValue.serverTimestamp(), lastError: message.slice(0, 2000) }, { merge: true });
+      } catch (err) {
+        throw new StoreUnavailableError('recordFillsSyncFailure', err);
+      }
+    },
+
+    async quarantineFills(entries) {
+      let kept = 0;
+      try {
+        for (const entry of entries) {
+          const rawText = JSON.stringify(entry.raw) ?? String(entry.raw);
+          try {
+            // create(): an entry is kept once; the overlap re-reading it, or an operator having
+            // resolved it, leaves it as it is.
+            await db
+              .collection(FILLS_QUARANTINE)
+              .doc(quarantineIdOf(entry))
+              .create({
+                open: true,
+                fillId: entry.fillId,
+                orderId: entry.orderId,
+                strategyId: entry.strategyId,
+                intentId: entry.intentId,
+                reason: entry.reason.slice(0, 2000),
+                transactionTime: entry.transactionTime,
+                raw: rawText.slice(0, MAX_QUARANTINE_RAW_CHARS),
+                rawTruncated: rawText.length > MAX_QUARANTINE_RAW_CHARS,
+                quarantinedAt: FieldValue.serverTimestamp(),
+              });
+            kept += 1;
+          } catch (err) {
+            if ((err as { code?: unknown }).code !== 6) throw err; // 6 = ALREADY_EXISTS
+          }
+        }
+        return kept;
+      } catch (err) {
+        throw new StoreUnavailableError('quarantineFills', err);
       }
     },
 

@@ -8,6 +8,7 @@ import { EMPTY_BREAKER_STATE, latchedBreaker, latchTrip, parseBreakerState, seri
 import { emptyStrategyStats, parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
 import type { ClaimInput } from '../domain/claim-decision.js';
 import type { OrderIntent } from '../domain/intent.js';
+import { decideLedger, parseLedgerSyncState, pnlBreakersEnabled } from '../domain/ledger-freshness.js';
 import { RefusalReason } from '../domain/submission.js';
 
 /**
@@ -44,6 +45,14 @@ export interface StrategyGateInput {
    * same strategy serialise on the range, and only while this breaker is on.
    */
   countRecentClaims: (sinceMs: number) => Promise<number>;
+  /**
+   * The fills ledger, for strategies with a P&L breaker (domain/ledger-freshness.ts): the data
+   * of `ops/fillsCursor` as the claim transaction read it — in the same batched read as the kill
+   * switch, the record and the strategy, so it costs no round trip — and CB_LEDGER_MAX_AGE_MS.
+   * `null` in modes without a ledger (off, dry_run: syncFills has no broker fills to follow).
+   * Absent is treated like a ledger never synced: fail closed.
+   */
+  ledger?: { data: unknown; maxAgeMs: number } | null;
 }
 
 export interface StrategyGateResult {
@@ -111,6 +120,20 @@ export const breakerGate: StrategyGate = async (input) => {
   const limits = resolveLimits(input.breakerDefaults, parsed.limitsOverride);
   if (!limits.ok) {
     return refuse(RefusalReason.config_invalid, `strategies/${strategyId}.limits is invalid: ${describe(limits.issues)}`);
+  }
+
+  // Before any breaker is evaluated: on a stale ledger the P&L breakers would read old losses
+  // (never tripping on new ones). Not latched — the strategy trades again once the ledger is
+  // current, and nothing else is evaluated or latched meanwhile.
+  if (input.ledger !== null) {
+    const ledger = decideLedger({
+      strategyId,
+      pnlGuarded: pnlBreakersEnabled(limits.limits),
+      ledger: input.ledger === undefined ? { ok: true, state: null } : parseLedgerSyncState(input.ledger.data),
+      nowMs,
+      maxAgeMs: input.ledger?.maxAgeMs ?? 0,
+    });
+    if (!ledger.ok) return refuse(ledger.reason, ledger.detail);
   }
 
   const claimsInLastMinute = limits.limits.maxOrdersPerMin > 0 ? await input.countRecentClaims(nowMs - ORDER_RATE_WINDOW_MS) : 0;

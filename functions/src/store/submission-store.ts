@@ -9,7 +9,7 @@ import { applyOutcome, type OutcomeUpdate, type OutcomeWrite } from '../domain/o
 import type { SubmissionState } from '../domain/submission.js';
 import { StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
-import { INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
+import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
 import { allowAllStrategies, type StrategyGate } from './strategy-gate.js';
 import { recordBrokerOutcomeStats, type BrokerOutcomeStatsWrite } from './strategy-stats-store.js';
 import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from './submission-document.js';
@@ -26,6 +26,8 @@ export interface ClaimRequest {
   haltedParam: string | undefined;
   /** The CB_* breaker defaults; null (or absent) when the configuration is invalid. */
   breakerDefaults?: BreakerLimits | null;
+  /** CB_LEDGER_MAX_AGE_MS; absent: a P&L-guarded strategy is refused as on a stale ledger. */
+  ledgerMaxAgeMs?: number;
 }
 
 export type { OutcomeUpdate, OutcomeWrite } from '../domain/outcome.js';
@@ -110,6 +112,7 @@ export function createFirestoreSubmissionStore(
   // an integration test of the exported function checks that the breakers are on.
   const strategyGate = opts.strategyGate ?? allowAllStrategies;
   const killSwitchRef = db.doc(KILL_SWITCH_PATH);
+  const ledgerRef = db.doc(FILLS_CURSOR_PATH);
 
   return {
     async claimSubmission(request) {
@@ -117,9 +120,12 @@ export function createFirestoreSubmissionStore(
       const strategyRef = db.collection(STRATEGIES).doc(request.intent.strategyId);
       try {
         return await db.runTransaction(async (tx) => {
-          // All three in one read, inside the transaction: the kill switch is read where the
-          // claim commits, so no claim can commit after a halt commits (G2).
-          const [killSnap, submissionSnap, strategySnap] = await tx.getAll(killSwitchRef, submissionRef, strategyRef);
+          // All four in one read, inside the transaction: the kill switch is read where the
+          // claim commits, so no claim can commit after a halt commits (G2). The fills ledger's
+          // sync state rides along in the same BatchGetDocuments (no extra round trip): the
+          // P&L breakers must not decide on a ledger that stopped syncing. It is written once
+          // per syncFills run (a minute), so reading it per claim makes no hot document.
+          const [killSnap, submissionSnap, strategySnap, ledgerSnap] = await tx.getAll(killSwitchRef, submissionRef, strategyRef, ledgerRef);
           // The callback may run several times (ABORTED retries): take the time per run.
           const nowMs = clock.now();
           const killSwitch = decideKillSwitch(
@@ -153,6 +159,11 @@ export function createFirestoreSubmissionStore(
               intent: request.intent,
               nowMs,
               breakerDefaults: request.breakerDefaults ?? null,
+              // Only paper and live have broker fills (and a syncFills that follows them).
+              ledger:
+                request.config.ok && (request.config.mode === 'paper' || request.config.mode === 'live')
+                  ? { data: ledgerSnap?.exists ? timestampsToDates(ledgerSnap.data()) : undefined, maxAgeMs: request.ledgerMaxAgeMs ?? 0 }
+                  : null,
               countRecentClaims: async (sinceMs) => {
                 // Inside the transaction: exact, and it serialises this strategy's concurrent
                 // claims (see order-rate.ts for why there is no counter document).

@@ -12,6 +12,7 @@ import type { OrderIntent } from '../../../functions/src/domain/intent.js';
 import { resetBreaker, ResetBreakerError } from '../../../functions/src/store/breaker-admin.js';
 import { makeIntent, pubsubCloudEvent } from '../../support/intents.js';
 import { deliveryError, startTestBackends, type TestBackends } from '../../support/backends.js';
+import { markLedgerSynced } from '../../support/ledger.js';
 
 let b: TestBackends;
 
@@ -62,6 +63,9 @@ afterAll(async () => {
 beforeEach(async () => {
   for (const k of CB_VARS()) delete process.env[k];
   await b.reset();
+  // The P&L breakers refuse on a ledger never synced (breaker:ledgerStale, tested in
+  // ledger-freshness.emulator.test.ts): here the ledger is current.
+  await markLedgerSynced(b.db);
 });
 afterEach(() => {
   for (const k of CB_VARS()) delete process.env[k];

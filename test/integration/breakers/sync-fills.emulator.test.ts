@@ -59,6 +59,8 @@ beforeEach(async () => {
 describe('syncFills', () => {
   it('partial fills of a losing close are one realized event; two in a row trip consecutiveLosses', async () => {
     await b.db.doc(`strategies/${S}`).set({ limits: { maxConsecutiveLosses: 2 } });
+    // A P&L-guarded strategy trades only on a ledger that has synced (breaker:ledgerStale).
+    await sync();
     // Round trip 1: buy 10 @ 100, sell 10 @ 95 (each filled in two partials) → −50.
     expect((await send(order('buy', 10, 100))).state).toBe('submitted');
     expect((await send(order('sell', 10, 95))).state).toBe('submitted');
@@ -98,6 +100,7 @@ describe('syncFills', () => {
 
   it('a break-even close is not a loss and ends the streak', async () => {
     await b.db.doc(`strategies/${S}`).set({ limits: { maxConsecutiveLosses: 2 } });
+    await sync();
     for (const [buy, sell] of [
       [100, 90],
       [100, 100],

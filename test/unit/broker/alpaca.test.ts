@@ -160,6 +160,7 @@ describe('submitOrder classification', () => {
           submittedAt: '2026-01-02T14:30:00.120000Z',
           createdAt: '2026-01-02T14:30:00.123456Z',
           updatedAt: '2026-01-02T14:30:00.123456Z',
+          assetClass: 'us_equity',
         },
       });
     }
@@ -465,9 +466,26 @@ describe('listOrders', () => {
     expect(new URL(calls[1]!.url).searchParams.get('limit')).toBe('500');
   });
 
-  it('one invalid element makes the whole answer unknown', async () => {
-    const { broker } = brokerWith(() => json(200, [alpacaOrder(), { id: 'broken' }]));
-    expect(await broker.listOrders({ since: new Date(0) }, CALL)).toMatchObject({ kind: 'unknown', httpStatus: 200 });
+  // Issue 10: an odd element is set aside with its reason; it never makes the listing unknown.
+  it('one invalid element is set aside with its reason, the others are used', async () => {
+    const mleg = { ...alpacaOrder({ id: 'o-mleg', client_order_id: 'manual-mleg' }), symbol: '', side: '', order_class: 'mleg', legs: [{ symbol: 'AAPL260117C00200000' }] };
+    const { broker } = brokerWith(() => json(200, [alpacaOrder(), { id: 'broken' }, mleg]));
+    const outcome = await broker.listOrders({ since: new Date(0) }, CALL);
+    expect(outcome).toMatchObject({ kind: 'ok', items: [{ clientOrderId: 'intent-1' }] });
+    if (outcome.kind !== 'ok') return;
+    expect(outcome.items).toHaveLength(1);
+    expect(outcome.unreadable).toEqual([
+      expect.objectContaining({ id: 'broken', clientOrderId: null, reason: expect.stringMatching(/unreadable order: client_order_id/) }),
+      expect.objectContaining({ id: 'o-mleg', clientOrderId: 'manual-mleg', reason: expect.stringMatching(/^multi-leg order.*symbol/) }),
+    ]);
+  });
+
+  it('until and direction are passed on; a body that is not a list is still unknown', async () => {
+    const { broker, calls } = brokerWith(() => json(200, { orders: [] }));
+    const outcome = await broker.listOrders({ since: new Date(0), until: new Date('2026-01-03T00:00:00Z'), direction: 'desc' }, CALL);
+    expect(new URL(calls[0]!.url).searchParams.get('until')).toBe('2026-01-03T00:00:00.000Z');
+    expect(new URL(calls[0]!.url).searchParams.get('direction')).toBe('desc');
+    expect(outcome).toMatchObject({ kind: 'unknown', httpStatus: 200 });
   });
 });
 
@@ -510,9 +528,20 @@ describe('listFills', () => {
     expect(outcome).not.toHaveProperty('nextPageToken');
   });
 
-  it('an invalid fill or an error status → unknown', async () => {
-    expect(await brokerWith(() => json(200, [{ ...fill('x'), price: null }])).broker.listFills({ since: new Date(0) }, CALL)).toMatchObject({ kind: 'unknown' });
+  // Issue 10: an unreadable fill is handed back for the ledger to quarantine, not a failed listing.
+  it('an invalid fill is set aside with its reason; an error status or a non-list body → unknown', async () => {
+    const outcome = await brokerWith(() => json(200, [fill('a'), { ...fill('x'), price: null }])).broker.listFills({ since: new Date(0) }, CALL);
+    expect(outcome).toMatchObject({ kind: 'ok', items: [{ id: 'a' }], unreadable: [{ id: 'x', orderId: 'o1', time: '2026-01-02T14:30:01.000Z', reason: expect.stringMatching(/price/) }] });
+    expect(outcome).not.toHaveProperty('nextPageToken');
     expect(await brokerWith(() => json(403, { message: 'no' })).broker.listFills({ since: new Date(0) }, CALL)).toMatchObject({ kind: 'unknown', httpStatus: 403 });
+    expect(await brokerWith(() => json(200, { activities: [] })).broker.listFills({ since: new Date(0) }, CALL)).toMatchObject({ kind: 'unknown', httpStatus: 200 });
+  });
+
+  it('a full page pages on from its last activity, readable or not; without an id there it is unknown', async () => {
+    const full = await brokerWith(() => json(200, [fill('a'), { ...fill('z'), qty: null }]), { fillsPageSize: 2 }).broker.listFills({ since: new Date(0) }, CALL);
+    expect(full).toMatchObject({ kind: 'ok', nextPageToken: 'z', items: [{ id: 'a' }], unreadable: [{ id: 'z' }] });
+    const noId = await brokerWith(() => json(200, [fill('a'), { ...fill('z'), id: undefined }]), { fillsPageSize: 2 }).broker.listFills({ since: new Date(0) }, CALL);
+    expect(noId).toMatchObject({ kind: 'unknown', message: expect.stringMatching(/no id/) });
   });
 });
 
