@@ -45,6 +45,9 @@ import { handleSyncOrders, SYNC_ORDERS_DEFAULTS, SYNC_ORDERS_TIMEOUT_SECONDS } f
 import { handleSubmissionWrite, pubsubOrderUpdatePublisher } from './reconcile/order-updates.js';
 import { createFirestoreOrderSyncStore } from './store/order-sync-store.js';
 import { SUBMISSIONS } from './store/paths.js';
+import { handleRunnerWatch } from './reconcile/runner-watch.js';
+import { cancelHaltgateOpenOrders } from './reconcile/cancel-owned.js';
+import { haltCancelScope } from './ops/halt-config.js';
 
 /** One id per process: claims name their owner with it. */
 const instanceId = `${process.env.K_REVISION ?? 'local'}-${randomUUID().slice(0, 8)}`;
@@ -194,8 +197,31 @@ export const reconcileSubmissions = onSchedule(
         loadConfig: () => loadReconcileConfig(process.env),
         log: cloudEventLogger,
       });
+      await runnerWatchOnce();
     }),
 );
+
+/**
+ * The runner dead-man switch's cancel side (reconcile/runner-watch.ts), in the reconciler's
+ * run: a strategy whose runner fell silent past its `limits.maxRunnerSilenceMs` has its own
+ * open orders cancelled once per silent spell. Never fails the reconciler run.
+ */
+async function runnerWatchOnce(): Promise<void> {
+  const loaded = loadRuntimeConfig(process.env);
+  const config = loaded.ok ? loaded.config : loaded.partial;
+  const mode = config.executionMode ?? 'off';
+  try {
+    await handleRunnerWatch({
+      db: db(),
+      broker: mode === 'paper' || mode === 'live' ? brokerFor(config as RuntimeConfig, mode) : null,
+      brokerTimeoutMs: config.brokerTimeoutMs ?? 10_000,
+      clock: systemClock,
+      log: cloudEventLogger,
+    });
+  } catch (err) {
+    cloudEventLogger.error(LogEvent.runnerWatchFailed, { error: err instanceof Error ? err.message : String(err) });
+  }
+}
 
 /**
  * The fills ledger (issue 4): folds the broker's fills of haltgate's orders into per-strategy
@@ -350,6 +376,11 @@ export const onKillSwitchWrite = onDocumentWritten(
             cancelAllOpenOrders: () =>
               mode === 'paper' || mode === 'live'
                 ? brokerFor(config as RuntimeConfig, mode).cancelAllOpenOrders({ timeoutMs: brokerTimeoutMs })
+                : Promise.resolve({ kind: 'done', results: [] }),
+            cancelScope: haltCancelScope(process.env),
+            cancelOwnOpenOrders: () =>
+              mode === 'paper' || mode === 'live'
+                ? cancelHaltgateOpenOrders({ db: db(), broker: brokerFor(config as RuntimeConfig, mode), timeoutMs: brokerTimeoutMs })
                 : Promise.resolve({ kind: 'done', results: [] }),
             publishOpsEvent: (e) => pubsubOpsEventPublisher((pubsub ??= new PubSub()))(e),
             cancelOpenOrdersOnHalt: haltCancelsOpenOrders(process.env),

@@ -38,6 +38,9 @@ export const LogEvent = {
   opsBreakerReset: 'ops_breaker_reset',
   killSwitchChanged: 'kill_switch_changed',
   haltCancelAll: 'halt_cancel_all',
+  /** The runner dead-man switch cancelled (or failed to cancel) a silent strategy's open orders. */
+  runnerStaleCancel: 'runner_stale_cancel',
+  runnerWatchFailed: 'runner_watch_failed',
   opsEventPublished: 'ops_event_published',
   opsEventPublishFailed: 'ops_event_publish_failed',
   reconcileDecided: 'reconcile_decided',

@@ -15,6 +15,7 @@ import type {
   BrokerOrder,
   CallOptions,
   CancelAllOutcome,
+  CancelOneOutcome,
   ListOutcome,
   LookupOutcome,
   OrderRequest,
@@ -427,6 +428,19 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     return { kind: 'unknown', httpStatus: status, message: `${said(status, errorInfo(ex.body))} (${what})` };
   }
 
+  async function cancelOrder(orderId: string, callOpts: CallOptions): Promise<CancelOneOutcome> {
+    const what = `DELETE /v2/orders/${orderId}`;
+    const ex = await exchange('DELETE', `/v2/orders/${encodeURIComponent(orderId)}`, undefined, undefined, callOpts);
+    if (ex.kind !== 'response') return { kind: 'unknown', message: transportMessage(ex, what) };
+    const { status } = ex;
+    // Alpaca answers 204 (the cancel is accepted; the order goes pending_cancel, then canceled).
+    if (status >= 200 && status < 300) return { kind: 'cancelled' };
+    const info = errorInfo(ex.body);
+    if (status === 422) return { kind: 'not_cancellable', httpStatus: 422, message: `${said(422, info)} (${what})` };
+    if (status === 404 && info.structured) return { kind: 'not_found', message: `${said(404, info)} (${what})` };
+    return { kind: 'unknown', httpStatus: status, message: `${said(status, info)} (${what})` };
+  }
+
   async function listOrders(
     query: { since: Date; until?: Date; status?: 'open' | 'closed' | 'all'; limit?: number; direction?: 'asc' | 'desc' },
     callOpts: CallOptions,
@@ -509,7 +523,7 @@ export function createAlpacaBroker(opts: AlpacaBrokerOptions): Broker {
     return { kind: 'ok', items, nextPageToken: lastId, ...extra };
   }
 
-  return { name, submitOrder, getOrderByClientOrderId, getOrderById, cancelAllOpenOrders, listOrders, listFills };
+  return { name, submitOrder, getOrderByClientOrderId, getOrderById, cancelAllOpenOrders, cancelOrder, listOrders, listFills };
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {

@@ -12,6 +12,17 @@ export interface Broker {
   submitOrder(order: OrderRequest, opts: CallOptions): Promise<SubmitOutcome>;
   getOrderByClientOrderId(clientOrderId: string, opts: CallOptions): Promise<LookupOutcome>;
   cancelAllOpenOrders(opts: CallOptions): Promise<CancelAllOutcome>;
+  /**
+   * `DELETE /v2/orders/{id}`: cancels one order (a halt under HALT_CANCEL_SCOPE=haltgate, the
+   * runner dead-man switch). Optional for test doubles; callers treat its absence as a failure.
+   */
+  cancelOrder?(orderId: string, opts: CallOptions): Promise<CancelOneOutcome>;
+  /**
+   * One page of orders submitted after `since` (exclusive) and before `until` (exclusive),
+   * oldest first unless `direction` says otherwise; at most `limit` (Alpaca: 500). Paging is by
+   * time window (broker/list-all.ts). Items that cannot be read are returned in `unreadable`,
+   * never a failure of the whole listing.
+   */
   listOrders(
     query: { since: Date; until?: Date; status?: 'open' | 'closed' | 'all'; limit?: number; direction?: 'asc' | 'desc' },
     opts: CallOptions,
@@ -109,6 +120,17 @@ export type LookupOutcome = (
   | { kind: 'unknown'; message: string; httpStatus?: number }
 ) &
   RateLimited;
+
+/**
+ * One cancel: `cancelled` (Alpaca 204: the cancel was accepted), `not_cancellable` (422: the
+ * order is already final — nothing left to cancel), `not_found` (404), or `unknown` (anything
+ * else: the order may still be open).
+ */
+export type CancelOneOutcome =
+  | { kind: 'cancelled' }
+  | { kind: 'not_cancellable'; httpStatus: number; message: string }
+  | { kind: 'not_found'; message: string }
+  | { kind: 'unknown'; message: string; httpStatus?: number };
 
 export type CancelAllOutcome =
   | { kind: 'done'; results: Array<{ orderId: string; httpStatus: number }> }

@@ -4,6 +4,7 @@ import type {
   BrokerFill,
   BrokerOrder,
   CancelAllOutcome,
+  CancelOneOutcome,
   ListOutcome,
   LookupOutcome,
   OrderRequest,
@@ -91,6 +92,10 @@ export function createDryRunBroker(opts: {
     },
     async cancelAllOpenOrders(): Promise<CancelAllOutcome> {
       return { kind: 'done', results: [] };
+    },
+    async cancelOrder(orderId): Promise<CancelOneOutcome> {
+      // Its synthetic orders are never open at any broker: nothing to cancel.
+      return { kind: 'not_found', message: `dry run: order ${orderId} is not at a broker` };
     },
     async listOrders(): Promise<ListOutcome<BrokerOrder>> {
       return { kind: 'ok', items: [] };

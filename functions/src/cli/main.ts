@@ -7,7 +7,9 @@ import { getFirestore, type Firestore } from 'firebase-admin/firestore';
 import { systemClock } from '../domain/clock.js';
 import { parseIntentText } from '../domain/intent.js';
 import { isHaltgateError } from '../errors.js';
-import { resetBreakerForOps, BreakerResetOutcome } from '../ops/breaker-reset.js';
+import { resetBreakerForOps, BreakerResetOutcome, haltStrategyForOps, StrategyHaltOutcome } from '../ops/breaker-reset.js';
+import { isHaltableSymbol } from '../domain/symbol-halt.js';
+import { writeSymbolHalt } from '../store/symbol-halt-admin.js';
 import { unmetResumePreconditions } from '../ops/resume-preconditions.js';
 import { readOpsStatus } from '../ops/status-reader.js';
 import type { OpsStatus } from '../ops/status.js';
@@ -41,7 +43,13 @@ Commands:
                                            breakers, submissions, open orders per strategy, bad finals
                                            (rejected after acceptance, expired unfilled), reconciler, runners
   halt --reason <text>                     halt all trading (writes ops/killSwitch)
-  resume --reason <text> [--force]         resume; refused while a precondition is unmet unless --force
+  resume --reason <text> [--force]         resume (also ends reduce-only); refused while a precondition is unmet unless --force
+  reduce-only --reason <text> [--force]    reduce-only posture: only orders that shrink a position are claimed
+                                           (from halted: the resume preconditions apply, --force overrides)
+  strategy-halt <strategy> --reason <text> halt one strategy (latches its breaker manual; undo with
+                                           reset-breaker <strategy> manual)
+  symbol-halt <symbol> --reason <text>     halt one symbol for every strategy (symbolHalts/{symbol})
+  symbol-resume <symbol> --reason <text>   resume a halted symbol
   reset-breaker <strategy> <name> --reason <text>
                                            reset one latched breaker of a strategy
   publish-intent <file.json>               validate an order intent and publish it to order-intents
@@ -69,7 +77,7 @@ class UsageError extends Error {}
 function renderStatus(s: OpsStatus): string {
   const lines: string[] = [];
   const k = s.killSwitch;
-  lines.push(k.halted ? `HALTED  ${k.reason ?? ''}` : `ACTIVE  ${k.documentReason ?? ''}`.trimEnd());
+  lines.push(k.halted ? `HALTED  ${k.reason ?? ''}` : k.reduceOnly ? `REDUCE-ONLY  ${k.documentReason ?? ''}`.trimEnd() : `ACTIVE  ${k.documentReason ?? ''}`.trimEnd());
   if (k.who || k.since) lines.push(`        by ${k.who ?? 'unknown'}${k.since ? ` since ${k.since}` : ''}`);
   lines.push(`mode    ${s.execution.mode ?? 'unknown'}${s.execution.configValid === false ? ` (config INVALID: ${s.execution.problems.join('; ')})` : ''}`);
   lines.push(`        from ${s.execution.source}`);
@@ -89,6 +97,8 @@ function renderStatus(s: OpsStatus): string {
     const tripped = st.breakers.filter((b) => b.tripped);
     lines.push(`strategy ${st.strategyId}: ${st.problem ?? (tripped.length ? tripped.map((b) => `${b.name} TRIPPED (${b.value ?? 'n/a'} vs ${b.threshold}) since ${b.since}: ${b.reason}`).join('; ') : 'no breaker tripped')}`);
   }
+  const symbols = s.symbolHalts ?? [];
+  lines.push(`symbols halted ${symbols.length ? symbols.map((h) => `${h.symbol}${h.problem ? ` (MALFORMED: ${h.problem})` : ` (${h.reason ?? 'no reason'}${h.updatedBy ? ` by ${h.updatedBy}` : ''})`}`).join(', ') : 'none'}`);
   for (const r of s.runners) lines.push(`runner ${r.runnerId}: ${r.state ?? '?'}${r.stale ? ' STALE' : ''} (last seen ${r.lastSeenAt ?? 'never'})`);
   return lines.join('\n');
 }
@@ -196,6 +206,57 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         const forced = values.force === true && unmet.length > 0;
         const r = await writeKillSwitch(db(), { halted: false, reason, updatedBy: who, via: 'cli', forced, nowMs: systemClock.now() });
         out(`RESUMED by ${who}: ${reason}${forced ? ` (forced over: ${unmet.map((u) => u.code).join(', ')})` : ''}`, { ok: true, halted: false, changed: r.changed, reason, by: who, overridden: forced ? unmet : [] });
+        return ExitCode.ok;
+      }
+      case 'reduce-only': {
+        const reason = needReason();
+        const s = await status();
+        // From halted this lets reducing orders through: the resume preconditions apply.
+        const unmet = s.killSwitch.halted ? unmetResumePreconditions(s) : [];
+        if (unmet.length > 0 && !values.force) {
+          return fail(ExitCode.refused, `not switched to reduce-only; unmet preconditions (resolve them, or pass --force):\n${unmet.map((u) => `  - ${u.message}`).join('\n')}`, { unmet });
+        }
+        const forced = values.force === true && unmet.length > 0;
+        const r = await writeKillSwitch(db(), { halted: false, reduceOnly: true, reason, updatedBy: who, via: 'cli', forced, nowMs: systemClock.now() });
+        out(`REDUCE-ONLY by ${who}: ${reason}${forced ? ` (forced over: ${unmet.map((u) => u.code).join(', ')})` : ''}${r.changed ? '' : ' (was already reduce-only; reason updated)'}`, { ok: true, halted: false, reduceOnly: true, changed: r.changed, reason, by: who, overridden: forced ? unmet : [] });
+        return ExitCode.ok;
+      }
+      case 'strategy-halt': {
+        const [strategyId] = args;
+        if (!strategyId || args.length !== 1) throw new UsageError('strategy-halt needs <strategy>');
+        const reason = needReason();
+        const r = await haltStrategyForOps(db(), systemClock)({ strategyId, reason, who });
+        if (r.outcome !== StrategyHaltOutcome.halted && r.outcome !== StrategyHaltOutcome.alreadyHalted) return fail(ExitCode.refused, r.detail, { outcome: r.outcome });
+        out(r.outcome === StrategyHaltOutcome.halted ? `HALTED strategy ${strategyId} by ${who}: ${reason} (audit ${r.auditId ?? '?'}; undo: reset-breaker ${strategyId} manual)` : r.detail, {
+          ok: true,
+          outcome: r.outcome,
+          strategyId,
+          breaker: 'manual',
+          changed: r.outcome === StrategyHaltOutcome.halted,
+          by: r.by ?? null,
+          since: r.since ?? null,
+          reason: r.reason ?? null,
+          auditId: r.auditId ?? null,
+        });
+        return ExitCode.ok;
+      }
+      case 'symbol-halt':
+      case 'symbol-resume': {
+        const [symbol] = args;
+        if (!symbol || args.length !== 1) throw new UsageError(`${command} needs <symbol>`);
+        if (!isHaltableSymbol(symbol)) throw new UsageError(`"${symbol}" is not a symbol (upper-case ticker such as AAPL, BRK.B or BTC/USD)`);
+        const reason = needReason();
+        const halted = command === 'symbol-halt';
+        const r = await writeSymbolHalt(db(), { symbol, halted, reason, updatedBy: who, via: 'cli' }, systemClock);
+        out(`${halted ? 'HALTED' : 'RESUMED'} symbol ${symbol} by ${who}: ${reason}${r.changed ? '' : halted ? ' (was already halted; reason updated)' : ' (was not halted)'}`, {
+          ok: true,
+          symbol,
+          halted,
+          changed: r.changed,
+          reason,
+          by: who,
+          auditId: r.auditId,
+        });
         return ExitCode.ok;
       }
       case 'reset-breaker': {

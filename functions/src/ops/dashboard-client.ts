@@ -26,6 +26,9 @@ h3 { font-size: .98rem; margin: .6rem 0 .3rem; }
 #banner { border-radius: .5rem; padding: .7rem 1.25rem; color: #fff; background: #555; min-height: 5.6rem; display: flex; align-items: center; gap: 1.5rem; }
 #banner.halted { background: var(--halt); }
 #banner.active { background: var(--ok); }
+#banner.reduce-only { background: #8a4b00; }
+button.warn { background: #8a4b00; border-color: #8a4b00; color: #fff; }
+.halt-form { margin-top: .35rem; }
 #banner-state { font-size: 2.6rem; font-weight: 800; letter-spacing: .06em; margin: 0; min-width: 14rem; }
 #banner-detail { margin: 0; font-size: 1.05rem; }
 #message { min-height: 1.6rem; margin: .4rem 0; font-weight: 600; }
@@ -216,13 +219,18 @@ export const DASHBOARD_SCRIPT = String.raw`
   // ---- status --------------------------------------------------------------------------------
   function renderStatus(s) {
     var b = $('banner');
-    b.className = s.killSwitch.halted ? 'halted' : 'active';
-    $('banner-state').textContent = s.killSwitch.halted ? 'HALTED' : 'ACTIVE';
+    var reduceOnly = !s.killSwitch.halted && s.killSwitch.reduceOnly === true;
+    b.className = s.killSwitch.halted ? 'halted' : reduceOnly ? 'reduce-only' : 'active';
+    b.dataset.posture = s.killSwitch.posture || (s.killSwitch.halted ? 'halted' : reduceOnly ? 'reduce_only' : 'trading');
+    $('banner-state').textContent = s.killSwitch.halted ? 'HALTED' : reduceOnly ? 'REDUCE-ONLY' : 'ACTIVE';
     var who = s.killSwitch.who ? ' \u2014 by ' + s.killSwitch.who : '';
     var since = s.killSwitch.since ? ' since ' + new Date(s.killSwitch.since).toLocaleString() : '';
     // Halted by the document alone: its own words; otherwise the combined reason naming each source.
     var onlyDocument = s.killSwitch.sources.length === 1 && s.killSwitch.sources[0] === 'document' && s.killSwitch.documentReason;
     var text = s.killSwitch.halted ? (onlyDocument ? s.killSwitch.documentReason : (s.killSwitch.reason || 'halted')) : (s.killSwitch.documentReason || 'trading enabled');
+    if (reduceOnly) text = 'Only orders that shrink a position are claimed' + (s.killSwitch.documentReason ? ': ' + s.killSwitch.documentReason : '');
+    var sh = s.symbolHalts || [];
+    if (sh.length) text += ' \u00b7 symbols halted: ' + sh.map(function (h) { return h.symbol; }).join(', ');
     $('banner-detail').textContent = text + who + since;
     if (halted !== null && halted !== s.killSwitch.halted) refreshCharts();
     halted = s.killSwitch.halted;
@@ -280,8 +288,8 @@ export const DASHBOARD_SCRIPT = String.raw`
         tripped.forEach(function (br) {
           var card = el('div', null, 'trip-card');
           var head = el('p', null, 'trip-head');
-          head.appendChild(el('span', 'TRIPPED ' + br.name, 'tripped'));
-          head.appendChild(el('span', (br.value == null ? 'n/a' : br.value) + ' vs limit ' + br.threshold + ' · since ' + dateTime(br.since), 'muted'));
+          head.appendChild(el('span', br.name === 'manual' ? 'HALTED by operator' : 'TRIPPED ' + br.name, 'tripped'));
+          head.appendChild(el('span', br.name === 'manual' ? 'by ' + (br.by || 'unknown') + ' · since ' + dateTime(br.since) : (br.value == null ? 'n/a' : br.value) + ' vs limit ' + br.threshold + ' · since ' + dateTime(br.since), 'muted'));
           card.appendChild(head);
           if (br.reason) card.appendChild(el('p', br.reason, 'trip-reason'));
           var form = el('form', null, 'reset-form');
@@ -304,12 +312,35 @@ export const DASHBOARD_SCRIPT = String.raw`
           box.appendChild(card);
         });
       }
+      if (!st.breakers.some(function (b) { return b.name === 'manual' && b.tripped; })) box.appendChild(haltStrategyForm(st.strategyId));
       var okLine = el('p', null, 'ok-line');
       okLine.appendChild(el('span', tripped.length ? 'Other breakers ok: ' : 'All breakers ok: ', tripped.length ? 'muted' : 'okstate'));
       okLine.appendChild(el('span', ok.join(', ') || 'none', 'muted'));
       box.appendChild(okLine);
       root.appendChild(box);
     });
+  }
+
+  // A per-strategy halt: latches the breaker 'manual' (reset like any breaker, above).
+  function haltStrategyForm(strategyId) {
+    var form = el('form', null, 'halt-form');
+    var id = 'halt-strategy-' + strategyId;
+    var label = el('label', 'Reason (required)', 'inline'); label.htmlFor = id;
+    var input = el('input'); input.type = 'text'; input.id = id; input.required = true; input.autocomplete = 'off';
+    input.setAttribute('aria-label', 'Reason (required) for halting strategy ' + strategyId);
+    var btn = el('button', 'Halt ' + strategyId, 'small danger'); btn.type = 'submit';
+    btn.setAttribute('aria-label', 'Halt strategy ' + strategyId);
+    form.appendChild(label); form.appendChild(input); form.appendChild(btn);
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var why = input.value.trim();
+      if (!why) { say('Halt not sent: a reason is required.', true); input.focus(); return; }
+      if (!confirm('Halt strategy ' + strategyId + ' now?\n\nReason: ' + why)) { say('Strategy halt cancelled.'); return; }
+      btn.disabled = true;
+      call('POST', 'strategies/' + encodeURIComponent(strategyId) + '/halt', { reason: why })
+        .then(function (r) { say(r.status === 200 ? 'Strategy ' + strategyId + ' halted (breaker manual).' : 'Halt refused: ' + explain(r), r.status !== 200); btn.disabled = false; refreshStatus(); refreshCharts(); });
+    });
+    return form;
   }
 
   // ---- charts (uPlot) ------------------------------------------------------------------------
@@ -530,6 +561,16 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (!confirm('HALT all trading now?\n\nReason: ' + why)) { say('Halt cancelled.'); return; }
     call('POST', 'halt', { reason: why }).then(function (r) {
       if (r.status === 200) { say('Trading halted.'); $('halt-reason').value = ''; } else say('Halt failed: ' + explain(r), true);
+      soon();
+    });
+  });
+  $('reduce-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var why = $('reduce-reason').value.trim();
+    if (!why) { say('A reason is required for reduce-only.', true); $('reduce-reason').focus(); return; }
+    if (!confirm('Switch to REDUCE-ONLY?\n\nOnly orders that shrink a position will be claimed.\nReason: ' + why)) { say('Reduce-only cancelled.'); return; }
+    call('POST', 'reduce-only', { reason: why, force: $('reduce-force').checked }).then(function (r) {
+      if (r.status === 200) { say('Reduce-only: only reducing orders are claimed.'); $('reduce-reason').value = ''; $('reduce-force').checked = false; } else say('Reduce-only refused: ' + explain(r), true);
       soon();
     });
   });

@@ -4,7 +4,7 @@ import { dashboardAssets } from './dashboard-assets.js';
  * The ops dashboard: one page (no build step, no CDN) whose code and styles are assets of the
  * same function (dashboard-assets.ts: uPlot for the charts, the page's own script and CSS in
  * dashboard-client.ts). It holds no data of its own; its script calls `status`, `timeline`,
- * `pnl`, `kill-switch/audit`, `halt`, `resume` and breaker resets next to it with the
+ * `pnl`, `kill-switch/audit`, `halt`, `resume`, `reduce-only`, per-strategy halts and breaker resets next to it with the
  * operator's Firebase ID token, obtained one of two ways:
  *  - email/password sign-in through Firebase Auth's REST API, when the project's web API key
  *    is configured (OPS_WEB_API_KEY; a public identifier, not a secret); the token is
@@ -93,6 +93,14 @@ ${css(a.uplotCss)}${css(a.appCss)}${js(a.uplotJs)}${js(a.appJs)}</head>
     <textarea id="resume-reason" name="reason" rows="2" required></textarea>
     <p><input type="checkbox" id="resume-force"> <label for="resume-force" class="inline">Override unmet preconditions (force)</label></p>
     <p><button type="submit" class="go" id="resume-button">Resume</button></p>
+  </form>
+  <form id="reduce-form" class="panel" aria-labelledby="reduce-title">
+    <h2 id="reduce-title">Reduce-only</h2>
+    <p class="muted">Only orders that shrink a position are claimed. Resume ends it.</p>
+    <label for="reduce-reason">Reason (required)</label>
+    <textarea id="reduce-reason" name="reason" rows="2" required></textarea>
+    <p><input type="checkbox" id="reduce-force"> <label for="reduce-force" class="inline">Override unmet preconditions (from halted)</label></p>
+    <p><button type="submit" class="warn" id="reduce-button">Reduce-only</button></p>
   </form>
   <section class="panel" aria-labelledby="exec-title"><h2 id="exec-title">Execution</h2>
     <p><span id="exec-mode" class="exec-mode">…</span><span id="mode" class="muted"></span></p><p id="exec-source" class="muted"></p>

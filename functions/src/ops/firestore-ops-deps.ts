@@ -5,7 +5,8 @@ import type { EventLogger } from '../logs.js';
 import type { ShutdownGate } from '../safety/shutdown-gate.js';
 import { writeKillSwitch } from '../store/kill-switch-admin.js';
 import type { VerifyIdToken } from './auth.js';
-import { resetBreakerForOps } from './breaker-reset.js';
+import { haltStrategyForOps, resetBreakerForOps } from './breaker-reset.js';
+import { writeSymbolHalt } from '../store/symbol-halt-admin.js';
 import { emulatorVariableRefusal } from './firebase-verifier.js';
 import type { OpsDeps } from './handler.js';
 import { readOpsStatus, type StatusReaderOptions } from './status-reader.js';
@@ -51,5 +52,7 @@ export function firestoreOpsDeps(input: {
     readKillSwitchAudit: ({ limit }) => readKillSwitchAudit({ db, nowMs: input.clock.now(), limit }),
     writeKillSwitch: (write) => writeKillSwitch(db, write),
     resetBreaker: resetBreakerForOps(db, input.clock),
+    haltStrategy: haltStrategyForOps(db, input.clock),
+    writeSymbolHalt: (write) => writeSymbolHalt(db, write, input.clock),
   };
 }

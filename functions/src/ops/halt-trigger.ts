@@ -2,6 +2,7 @@ import type { DocumentReference, Firestore, Timestamp } from 'firebase-admin/fir
 import type { CancelAllOutcome } from '../broker/broker.js';
 import type { Clock } from '../domain/clock.js';
 import { decideKillSwitch } from '../domain/kill-switch.js';
+import { HaltCancelScope } from './halt-config.js';
 import { HaltgateError } from '../errors.js';
 import { LogEvent, type EventLogger } from '../logs.js';
 import { timestampsToDates, ts } from '../store/firestore-values.js';
@@ -42,6 +43,12 @@ export interface KillSwitchChange {
 export interface HaltTriggerDeps {
   db: Firestore;
   cancelAllOpenOrders: () => Promise<CancelAllOutcome>;
+  /**
+   * HALT_CANCEL_SCOPE (default `all`): `haltgate` cancels only haltgate's own open orders, with
+   * `cancelOwnOpenOrders` (listed at the broker, owned by a submission record, cancelled one by one).
+   */
+  cancelScope?: HaltCancelScope;
+  cancelOwnOpenOrders?: () => Promise<CancelAllOutcome>;
   publishOpsEvent: PublishOpsEvent;
   cancelOpenOrdersOnHalt: boolean;
   clock: Clock;
@@ -64,6 +71,15 @@ function documentHalted(data: Record<string, unknown> | undefined): boolean {
   return decideKillSwitch(data === undefined ? undefined : timestampsToDates(data), 'false').halted;
 }
 
+export const Posture = { trading: 'trading', reduceOnly: 'reduce_only', halted: 'halted' } as const;
+export type Posture = (typeof Posture)[keyof typeof Posture];
+
+/** The posture the claims read from the document alone: halted (missing, malformed or halted), reduce-only, or trading. */
+export function postureOf(data: Record<string, unknown> | undefined): Posture {
+  const state = decideKillSwitch(data === undefined ? undefined : timestampsToDates(data), 'false');
+  return state.halted ? Posture.halted : state.reduceOnly ? Posture.reduceOnly : Posture.trading;
+}
+
 export function transitionOf(change: Pick<KillSwitchChange, 'before' | 'after'>): Transition {
   const was = documentHalted(change.before);
   const is = documentHalted(change.after);
@@ -78,6 +94,11 @@ export async function handleKillSwitchWrite(deps: HaltTriggerDeps, change: KillS
   const { db } = deps;
   const ref = db.collection(AUDIT_COLLECTION).doc(change.eventId);
   const transition = transitionOf(change);
+  const postureBefore = postureOf(change.before);
+  const postureAfter = postureOf(change.after);
+  // Trading ↔ reduce-only is no halt or resume, but the runners are told (a `posture` event).
+  const announce = transition !== Transition.none || postureBefore !== postureAfter;
+  const scope = deps.cancelScope ?? HaltCancelScope.all;
   const who = field(change.after, 'updatedBy') ?? (change.after === undefined ? 'unknown (document deleted)' : 'unknown (no updatedBy: console?)');
 
   // 1. The audit entry, created once per event id.
@@ -93,17 +114,20 @@ export async function handleKillSwitchWrite(deps: HaltTriggerDeps, change: KillS
       when: ts(change.eventTimeMs),
       recordedAt: ts(deps.clock.now()),
       transition,
+      postureBefore,
+      postureAfter,
       cancelAll: {
         state: transition === Transition.halt && deps.cancelOpenOrdersOnHalt ? StepState.pending : StepState.skipped,
+        scope,
         ...(transition === Transition.halt && !deps.cancelOpenOrdersOnHalt ? { detail: 'HALT_CANCEL_OPEN_ORDERS is false' } : {}),
       },
-      publish: { state: transition === Transition.none ? StepState.skipped : StepState.pending },
+      publish: { state: announce ? StepState.pending : StepState.skipped },
     });
   });
-  deps.log.warn(LogEvent.killSwitchChanged, { eventId: change.eventId, transition, who });
+  deps.log.warn(LogEvent.killSwitchChanged, { eventId: change.eventId, transition, who, postureBefore, postureAfter });
 
-  const cancelAll = await runCancelAll(deps, ref);
-  const publish = await runPublish(deps, ref, change, transition, who);
+  const cancelAll = await runCancelAll(deps, ref, scope);
+  const publish = await runPublish(deps, ref, change, transition, who, announce, postureAfter);
   return { transition, cancelAll, publish };
 }
 
@@ -127,13 +151,19 @@ async function takeStep(deps: HaltTriggerDeps, ref: DocumentReference, step: Ste
   });
 }
 
-async function runCancelAll(deps: HaltTriggerDeps, ref: DocumentReference): Promise<StepState> {
+async function runCancelAll(deps: HaltTriggerDeps, ref: DocumentReference, scope: HaltCancelScope): Promise<StepState> {
   const lease = await takeStep(deps, ref, 'cancelAll');
   if (!lease.take) return lease.state;
 
   let outcome: CancelAllOutcome;
   try {
-    outcome = await deps.cancelAllOpenOrders();
+    if (scope === HaltCancelScope.haltgate) {
+      outcome = deps.cancelOwnOpenOrders
+        ? await deps.cancelOwnOpenOrders()
+        : { kind: 'unknown', message: 'HALT_CANCEL_SCOPE=haltgate but no way to cancel haltgate\'s own orders was given' };
+    } else {
+      outcome = await deps.cancelAllOpenOrders();
+    }
   } catch (err) {
     outcome = { kind: 'unknown', message: err instanceof Error ? err.message : String(err) };
   }
@@ -146,7 +176,7 @@ async function runCancelAll(deps: HaltTriggerDeps, ref: DocumentReference): Prom
       'cancelAll.failed': failed.length,
       'cancelAll.finishedAt': ts(deps.clock.now()),
     });
-    deps.log.warn(LogEvent.haltCancelAll, { outcome: 'done', orders: outcome.results.length, failed: failed.length });
+    deps.log.warn(LogEvent.haltCancelAll, { outcome: 'done', scope, orders: outcome.results.length, failed: failed.length });
     return StepState.done;
   }
   await ref.update({ 'cancelAll.state': StepState.failed, 'cancelAll.detail': outcome.message, 'cancelAll.finishedAt': ts(deps.clock.now()) });
@@ -154,13 +184,23 @@ async function runCancelAll(deps: HaltTriggerDeps, ref: DocumentReference): Prom
   throw new HaltSideEffectError('cancelAll', outcome.message);
 }
 
-async function runPublish(deps: HaltTriggerDeps, ref: DocumentReference, change: KillSwitchChange, transition: Transition, who: string): Promise<StepState> {
-  if (transition === Transition.none) return StepState.skipped;
+async function runPublish(
+  deps: HaltTriggerDeps,
+  ref: DocumentReference,
+  change: KillSwitchChange,
+  transition: Transition,
+  who: string,
+  announce: boolean,
+  posture: Posture,
+): Promise<StepState> {
+  if (!announce) return StepState.skipped;
   const lease = await takeStep(deps, ref, 'publish');
   if (!lease.take) return lease.state;
   const event: OpsEvent = {
-    type: transition,
-    halted: transition === Transition.halt,
+    type: transition === Transition.none ? 'posture' : transition,
+    halted: posture === Posture.halted,
+    reduceOnly: posture === Posture.reduceOnly,
+    posture,
     reason: field(change.after, 'reason'),
     updatedBy: who,
     at: new Date(change.eventTimeMs).toISOString(),

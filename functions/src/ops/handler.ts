@@ -5,7 +5,9 @@ import { settledWithin } from '../safety/settled-within.js';
 import { LogEvent, type EventLogger } from '../logs.js';
 import type { KillSwitchWrite, KillSwitchWriteResult } from '../store/kill-switch-admin.js';
 import { Access, authenticate, type Principal, type VerifyIdToken } from './auth.js';
-import { BreakerResetOutcome, type ResetBreakerFn } from './breaker-reset.js';
+import { BreakerResetOutcome, StrategyHaltOutcome, type HaltStrategyFn, type ResetBreakerFn } from './breaker-reset.js';
+import type { SymbolHaltWrite, SymbolHaltWriteResult } from '../store/symbol-halt-admin.js';
+import { isHaltableSymbol } from '../domain/symbol-halt.js';
 import { dashboardAsset } from './dashboard-assets.js';
 import { dashboardCsp, dashboardHtml } from './dashboard.js';
 import { unmetResumePreconditions } from './resume-preconditions.js';
@@ -34,6 +36,10 @@ export interface OpsDeps {
   readKillSwitchAudit: (q: { limit: number }) => Promise<OpsKillSwitchAudit>;
   writeKillSwitch: (write: KillSwitchWrite) => Promise<KillSwitchWriteResult>;
   resetBreaker: ResetBreakerFn;
+  /** The per-strategy halt: latches `strategies/{id}.breakers.manual` (reset like any breaker). */
+  haltStrategy: HaltStrategyFn;
+  /** Halts or resumes one symbol for every strategy (`symbolHalts/{symbol}`), audited. */
+  writeSymbolHalt: (write: SymbolHaltWrite) => Promise<SymbolHaltWriteResult>;
   clock: Clock;
   log: EventLogger;
   /** The project's web API key (public), for the dashboard's email/password sign-in; null hides it. */
@@ -63,6 +69,9 @@ const reason = z.string().trim().min(1, 'reason must not be empty').max(1000);
 export const haltBodySchema = z.strictObject({ reason });
 export const resumeBodySchema = z.strictObject({ reason, force: z.boolean().optional() });
 export const resetBodySchema = z.strictObject({ reason });
+export const reduceOnlyBodySchema = z.strictObject({ reason, force: z.boolean().optional() });
+export const strategyHaltBodySchema = z.strictObject({ reason });
+export const symbolHaltBodySchema = z.strictObject({ reason });
 
 const json = (status: number, body: unknown): OpsResponse => ({
   status,
@@ -72,6 +81,8 @@ const json = (status: number, body: unknown): OpsResponse => ({
 });
 
 const RESET_PATH = /^\/strategies\/([^/]+)\/breakers\/([^/]+)\/reset$/;
+const STRATEGY_HALT_PATH = /^\/strategies\/([^/]+)\/halt$/;
+const SYMBOL_PATH = /^\/symbols\/([^/]+)\/(halt|resume)$/;
 
 type Route =
   | { kind: 'dashboard' }
@@ -83,6 +94,9 @@ type Route =
   | { kind: 'halt' }
   | { kind: 'resume' }
   | { kind: 'reset'; strategyId: string; breaker: string }
+  | { kind: 'reduce_only' }
+  | { kind: 'strategy_halt'; strategyId: string }
+  | { kind: 'symbol'; symbol: string; halted: boolean }
   | { kind: 'wrong_method'; allow: string }
   | { kind: 'not_found' };
 
@@ -101,6 +115,17 @@ function route(method: string, rawPath: string, query: Readonly<Record<string, s
   if (path === '/kill-switch/audit') return only('GET', { kind: 'audit' });
   if (path === '/halt') return only('POST', { kind: 'halt' });
   if (path === '/resume') return only('POST', { kind: 'resume' });
+  if (path === '/reduce-only') return only('POST', { kind: 'reduce_only' });
+  const strategyHalt = STRATEGY_HALT_PATH.exec(path);
+  if (strategyHalt) {
+    const strategyId = decoded(strategyHalt[1]!);
+    return strategyId === null ? { kind: 'not_found' } : only('POST', { kind: 'strategy_halt', strategyId });
+  }
+  const symbol = SYMBOL_PATH.exec(path);
+  if (symbol) {
+    const name = decoded(symbol[1]!);
+    return name === null ? { kind: 'not_found' } : only('POST', { kind: 'symbol', symbol: name, halted: symbol[2] === 'halt' });
+  }
   const reset = RESET_PATH.exec(path);
   if (reset) {
     let strategyId: string;
@@ -114,6 +139,14 @@ function route(method: string, rawPath: string, query: Readonly<Record<string, s
     return only('POST', { kind: 'reset', strategyId, breaker });
   }
   return { kind: 'not_found' };
+}
+
+function decoded(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
 }
 
 function badBody(error: z.ZodError): OpsResponse {
@@ -267,6 +300,59 @@ async function dispatch(
       });
       deps.log.warn(LogEvent.opsResume, { who: who.uid, reason: parsed.data.reason, forced: force && unmet.length > 0, changed: result.changed });
       return json(200, { halted: false, changed: result.changed, reason: parsed.data.reason, by: who.uid, overridden: force ? unmet : [] });
+    }
+
+    case 'reduce_only': {
+      // Reduce-only lets orders through (those that shrink a position): from halted it is a
+      // resume, so the resume preconditions apply (force overrides); from trading it only
+      // tightens, and nothing is checked.
+      const parsed = reduceOnlyBodySchema.safeParse(body ?? {});
+      if (!parsed.success) return badBody(parsed.error);
+      const status = await deps.readStatus();
+      const unmet = status.killSwitch.halted ? unmetResumePreconditions(status) : [];
+      const force = parsed.data.force === true;
+      if (unmet.length > 0 && !force) {
+        return json(409, {
+          error: 'preconditions_unmet',
+          message: 'not switched to reduce-only (trading is halted, and this would let reducing orders through): resolve these first, or send force: true',
+          unmet,
+        });
+      }
+      const forced = force && unmet.length > 0;
+      const result = await deps.writeKillSwitch({ halted: false, reduceOnly: true, reason: parsed.data.reason, updatedBy: who.uid, via: 'api', forced, nowMs: deps.clock.now() });
+      deps.log.warn(LogEvent.opsResume, { who: who.uid, reason: parsed.data.reason, forced, changed: result.changed, posture: 'reduce_only' });
+      return json(200, { halted: false, reduceOnly: true, posture: 'reduce_only', changed: result.changed, reason: parsed.data.reason, by: who.uid, overridden: forced ? unmet : [] });
+    }
+
+    case 'strategy_halt': {
+      const parsed = strategyHaltBodySchema.safeParse(body ?? {});
+      if (!parsed.success) return badBody(parsed.error);
+      const result = await deps.haltStrategy({ strategyId: r.strategyId, reason: parsed.data.reason, who: who.uid });
+      deps.log.warn(LogEvent.opsHalt, { who: who.uid, strategyId: r.strategyId, reason: parsed.data.reason, outcome: result.outcome });
+      const status =
+        result.outcome === StrategyHaltOutcome.halted || result.outcome === StrategyHaltOutcome.alreadyHalted ? 200
+        : result.outcome === StrategyHaltOutcome.malformed ? 409
+        : 400;
+      return json(status, {
+        outcome: result.outcome,
+        detail: result.detail,
+        strategyId: r.strategyId,
+        breaker: 'manual',
+        changed: result.outcome === StrategyHaltOutcome.halted,
+        ...(result.by ? { by: result.by, since: result.since, reason: result.reason } : {}),
+        ...(result.auditId ? { auditId: result.auditId } : {}),
+      });
+    }
+
+    case 'symbol': {
+      const parsed = symbolHaltBodySchema.safeParse(body ?? {});
+      if (!parsed.success) return badBody(parsed.error);
+      if (!isHaltableSymbol(r.symbol)) {
+        return json(400, { error: 'invalid_symbol', message: `"${r.symbol}" is not a symbol (upper-case ticker such as AAPL, BRK.B or BTC/USD; encode / as %2F)` });
+      }
+      const result = await deps.writeSymbolHalt({ symbol: r.symbol, halted: r.halted, reason: parsed.data.reason, updatedBy: who.uid, via: 'api' });
+      deps.log.warn(r.halted ? LogEvent.opsHalt : LogEvent.opsResume, { who: who.uid, symbol: r.symbol, reason: parsed.data.reason, changed: result.changed });
+      return json(200, { symbol: r.symbol, halted: r.halted, changed: result.changed, reason: parsed.data.reason, by: who.uid, auditId: result.auditId });
     }
 
     case 'reset': {

@@ -12,6 +12,7 @@ import { LEDGER_CLOCK_SKEW_MS, parseLedgerSyncState } from '../domain/ledger-fre
 import { PARAM_SPECS } from '../config.js';
 import type { OpsStatus, StrategyStatus, SubmissionSummary } from './status.js';
 import { readOrdersStatus } from './orders-status.js';
+import { readSymbolHalts } from './symbol-halts-status.js';
 
 
 export interface StatusReaderOptions {
@@ -96,9 +97,13 @@ function strategyStatus(id: string, raw: DocumentData): StrategyStatus {
     problem: null,
     breakers: BREAKER_NAMES.map((name) => {
       const trip = parsed.state[name];
+      if (trip?.breaker === 'manual') {
+        // An operator's halt: who and why, no measurement and no intent.
+        return { name, tripped: true, reason: trip.reason, value: null, threshold: null, since: new Date(trip.trippedAt).toISOString(), intentId: null, by: trip.by };
+      }
       return trip
-        ? { name, tripped: true, reason: trip.detail, value: trip.value, threshold: trip.threshold, since: new Date(trip.trippedAt).toISOString(), intentId: trip.intentId }
-        : { name, tripped: false, reason: null, value: null, threshold: null, since: null, intentId: null };
+        ? { name, tripped: true, reason: trip.detail, value: trip.value, threshold: trip.threshold, since: new Date(trip.trippedAt).toISOString(), intentId: trip.intentId, by: null }
+        : { name, tripped: false, reason: null, value: null, threshold: null, since: null, intentId: null, by: null };
     }),
   };
 }
@@ -113,6 +118,8 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
   // Beside the reads below; marked handled here, its failure still fails the status when awaited.
   const ordersRead = readOrdersStatus(submissions, nowMs, opts.badFinalsWindowMs);
   ordersRead.catch(() => undefined);
+  const symbolHaltsRead = readSymbolHalts(db);
+  symbolHaltsRead.catch(() => undefined);
 
   const [killSnap, reconcilerSnap, strategiesSnap, windowSnap, nonTerminalSnap, recentSnap, runnersSnap, reports, ledgerSnap, quarantineSnap] = await Promise.all([
     db.doc(KILL_SWITCH_PATH).get(),
@@ -190,7 +197,10 @@ export async function readOpsStatus(input: StatusInputs, opts: StatusReaderOptio
       documentReason: kill.document?.reason ?? null,
       who: kill.document?.updatedBy ?? null,
       since: kill.document?.updatedAtMs == null ? null : new Date(kill.document.updatedAtMs).toISOString(),
+      reduceOnly: kill.reduceOnly,
+      posture: kill.halted ? 'halted' : kill.reduceOnly ? 'reduce_only' : 'trading',
     },
+    symbolHalts: await symbolHaltsRead,
     execution,
     strategies: strategiesSnap.docs.map((doc) => strategyStatus(doc.id, doc.data())),
     submissions: {

@@ -16,6 +16,8 @@ export const breakerStatusSchema = z.object({
   threshold: z.number().nullable(),
   since: iso,
   intentId: z.string().nullable(),
+  /** `manual` only: the operator who halted the strategy. Optional for readers of older versions. */
+  by: z.string().nullable().optional(),
 });
 
 export const strategyStatusSchema = z.object({
@@ -59,7 +61,18 @@ export const opsStatusSchema = z.object({
     documentReason: z.string().nullable(),
     who: z.string().nullable(),
     since: iso,
+    /** Not halted, and only orders that shrink a position are claimed. Optional for readers of older versions. */
+    reduceOnly: z.boolean().optional(),
+    /** `trading`, `reduce_only` or `halted`. Optional for readers of older versions. */
+    posture: z.enum(['trading', 'reduce_only', 'halted']).optional(),
   }),
+  /**
+   * Symbols halted for every strategy (`symbolHalts/{symbol}`): halted ones and malformed ones
+   * (which halt too), at most 200 documents read. Optional for readers of older versions.
+   */
+  symbolHalts: z
+    .array(z.object({ symbol: z.string(), docId: z.string(), reason: z.string().nullable(), updatedBy: z.string().nullable(), since: iso, problem: z.string().nullable() }))
+    .optional(),
   /**
    * What executeIntent runs with: from the newest `functionInstances` report of an
    * executeIntent instance when there is one, else from the reader's own configuration (the

@@ -123,8 +123,8 @@ export const opsPnlSchema = z.object({
 
 const auditSideSchema = z
   .object({
-    /** As the functions read it: halted, active, or malformed (which is halted). */
-    state: z.enum(['halted', 'active', 'malformed']),
+    /** As the functions read it: halted, active, reduce_only (not halted, only reducing orders), or malformed (which is halted). */
+    state: z.enum(['halted', 'active', 'reduce_only', 'malformed']),
     reason: z.string().nullable(),
     updatedBy: z.string().nullable(),
   })
@@ -283,7 +283,7 @@ function auditSide(doc: unknown): KillSwitchAuditEntry['before'] {
   const parsed = parseKillSwitchDocument(d);
   // As the functions decide it (fail closed): malformed counts as halted.
   if (!parsed.ok) return { state: 'malformed', reason: str(d.reason), updatedBy: str(d.updatedBy) };
-  return { state: parsed.halted ? 'halted' : 'active', reason: parsed.reason, updatedBy: parsed.updatedBy };
+  return { state: parsed.halted ? 'halted' : parsed.reduceOnly ? 'reduce_only' : 'active', reason: parsed.reason, updatedBy: parsed.updatedBy };
 }
 
 /** One `ops/killSwitch/audit/{id}` document as written by halt-trigger.ts (Timestamps as Dates). */
@@ -308,7 +308,7 @@ export function killSwitchAuditEntry(id: string, data: Record<string, unknown>):
   };
 }
 
-const haltedSide = (s: KillSwitchAuditEntry['before']) => s === null || s.state !== 'active';
+const haltedSide = (s: KillSwitchAuditEntry['before']) => s === null || s.state === 'halted' || s.state === 'malformed';
 
 export interface CurrentKillSwitch {
   /** The document alone (EXECUTION_HALTED is shown by the banner, not on the timeline). */
@@ -417,8 +417,9 @@ export function breakerMarkers(inputs: readonly StrategyBreakerInput[], fromMs: 
       kind: MarkerKind.trip,
       at: new Date(at).toISOString(),
       atMs: at,
-      label: `TRIP ${breaker}`,
-      who: null,
+      label: breaker === 'manual' ? 'HALT strategy (manual)' : `TRIP ${breaker}`,
+      // A manual halt names its operator; measured trips have none.
+      who: str(t.by),
       reason: str(t.detail),
       strategyId,
       breaker,

@@ -1,6 +1,6 @@
 import type { Firestore } from 'firebase-admin/firestore';
 import { isBreakerName, BREAKER_NAMES, type BreakerName } from '../domain/breakers/limits.js';
-import { parseBreakerState, resetBreaker as clearTrip, serializeBreakerState, type LatchedTrip } from '../domain/breakers/state.js';
+import { latchManualTrip, MAX_MANUAL_REASON, parseBreakerState, resetBreaker as clearTrip, serializeBreakerState, type LatchedTrip, type ManualTrip } from '../domain/breakers/state.js';
 import { parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
 import type { Clock } from '../domain/clock.js';
 import { HaltgateError, StoreUnavailableError } from '../errors.js';
@@ -124,6 +124,66 @@ export async function resetBreaker(
     });
   } catch (err) {
     throw new StoreUnavailableError('resetBreaker', err);
+  }
+  if (result instanceof ResetBreakerError) throw result;
+  return result;
+}
+
+export interface HaltStrategyResult {
+  strategyId: string;
+  /** The manual trip now latched: this one, or the earlier one when it was already halted. */
+  trip: ManualTrip;
+  /** False when the strategy was already halted by hand (nothing written, no audit entry). */
+  changed: boolean;
+  auditId: string | null;
+  atMs: number;
+}
+
+/**
+ * The per-strategy halt: latches `strategies/{id}.breakers.manual` with who and why, and
+ * writes the audit entry (`action: 'halt_strategy'`) in the same transaction. Every claim of
+ * the strategy is then refused `breaker:manual` (the claim refuses any latched breaker) until
+ * an operator resets `manual` like any breaker (`resetBreaker`, audited). A second halt of a
+ * halted strategy changes nothing: the first operator's words stay. Works on a strategy with
+ * no document yet (an operator may halt a strategy before its first intent).
+ */
+export async function haltStrategy(db: Firestore, strategyId: string, who: string, why: string, clock: Clock): Promise<HaltStrategyResult> {
+  const context = { strategyId, breaker: 'manual' };
+  if (strategyId.trim() === '' || strategyId.includes('/') || !/^[A-Za-z0-9_-]{1,64}$/.test(strategyId)) {
+    throw new ResetBreakerError(ResetBreakerFailure.bad_request, `"${strategyId}" is not a strategy id (1-64 of A-Z, a-z, 0-9, _ or -)`, context);
+  }
+  if (who.trim() === '' || why.trim() === '' || why.length > MAX_MANUAL_REASON) {
+    throw new ResetBreakerError(ResetBreakerFailure.bad_request, `a halt needs who did it and why (a reason of 1-${MAX_MANUAL_REASON} characters)`, context);
+  }
+  const ref = db.collection(STRATEGIES).doc(strategyId);
+  const auditRef = ref.collection(STRATEGY_AUDIT).doc();
+  let result: HaltStrategyResult | ResetBreakerError;
+  try {
+    // Refusals are returned, not thrown, for the reason given in resetBreaker.
+    result = await db.runTransaction(async (tx): Promise<HaltStrategyResult | ResetBreakerError> => {
+      const snap = await tx.get(ref);
+      const stored: unknown = snap.data()?.breakers;
+      const parsed = stored === undefined ? { ok: true as const, state: {} } : parseBreakerState(stored);
+      if (!parsed.ok) {
+        return new ResetBreakerError(
+          ResetBreakerFailure.state_malformed,
+          `strategies/${strategyId}.breakers is malformed (${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); the strategy is refused already; repair it in the console`,
+          context,
+        );
+      }
+      const atMs = clock.now();
+      const existing = parsed.state.manual;
+      if (existing?.breaker === 'manual') return { strategyId, trip: { ...existing }, changed: false, auditId: null, atMs };
+      const next = latchManualTrip(parsed.state, { by: who, reason: why.trim(), nowMs: atMs });
+      const trip = next.manual;
+      if (trip?.breaker !== 'manual') throw new Error('latchManualTrip did not latch manual');
+      // set+merge creates the document when the strategy has none yet; `breakers` is replaced as a whole.
+      tx.set(ref, { breakers: serializeBreakerState(next) }, { mergeFields: ['breakers'] });
+      tx.set(auditRef, { action: 'halt_strategy', strategyId, breaker: 'manual', who, why: trip.reason, at: ts(atMs), after: { ...trip } });
+      return { strategyId, trip: { ...trip }, changed: true, auditId: auditRef.id, atMs };
+    });
+  } catch (err) {
+    throw new StoreUnavailableError('haltStrategy', err);
   }
   if (result instanceof ResetBreakerError) throw result;
   return result;

@@ -21,11 +21,17 @@ export interface KillSwitchWrite {
   via: KillSwitchVia;
   /** A resume that overrode unmet preconditions: kept on the document so the audit shows it. */
   forced?: boolean;
+  /**
+   * With `halted: false`: the reduce-only posture (only orders that shrink a position are
+   * claimed). Written only when true; a write without it (halt, resume) clears the posture.
+   */
+  reduceOnly?: boolean;
   nowMs: number;
 }
 
 export interface KillSwitchWriteResult {
-  before: { halted: boolean | null; reason: string | null; updatedBy: string | null } | null;
+  before: { halted: boolean | null; reduceOnly?: boolean | null; reason: string | null; updatedBy: string | null } | null;
+  /** `halted` changed (a missing or malformed document had none), or, not halted, the reduce-only posture did. */
   changed: boolean;
 }
 
@@ -38,8 +44,9 @@ export async function writeKillSwitch(db: Firestore, write: KillSwitchWrite): Pr
       const before = !snap.exists
         ? null
         : parsed?.ok
-          ? { halted: parsed.halted, reason: parsed.reason, updatedBy: parsed.updatedBy }
-          : { halted: null, reason: null, updatedBy: null };
+          ? { halted: parsed.halted, reduceOnly: parsed.reduceOnly, reason: parsed.reason, updatedBy: parsed.updatedBy }
+          : { halted: null, reduceOnly: null, reason: null, updatedBy: null };
+      const reduceOnly = !write.halted && write.reduceOnly === true;
       // `set`, not merge: fields a person added by hand (or a stale `forced`) must not
       // survive into a state they no longer describe.
       tx.set(ref, {
@@ -49,8 +56,10 @@ export async function writeKillSwitch(db: Firestore, write: KillSwitchWrite): Pr
         updatedAt: ts(write.nowMs),
         via: write.via,
         ...(write.forced ? { forced: true } : {}),
+        ...(reduceOnly ? { reduceOnly: true } : {}),
       });
-      return { before, changed: before?.halted !== write.halted };
+      const changed = before?.halted !== write.halted || (!write.halted && (before?.reduceOnly === true) !== reduceOnly);
+      return { before, changed };
     });
   } catch (err) {
     throw new StoreUnavailableError('writeKillSwitch', err);

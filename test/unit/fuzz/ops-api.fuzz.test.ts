@@ -68,6 +68,8 @@ function fakeDeps(opts: { failing?: boolean } = {}) {
     readStatus: async () => (opts.failing ? fail() : status()),
     writeKillSwitch: async (...args: unknown[]) => (calls.push({ dep: 'writeKillSwitch', args }), opts.failing ? fail() : { before: null, changed: true }),
     resetBreaker: async (...args: unknown[]) => (calls.push({ dep: 'resetBreaker', args }), opts.failing ? fail() : { outcome: 'reset', detail: 'reset', auditId: 'a1' }),
+    haltStrategy: async (...args: unknown[]) => (calls.push({ dep: 'haltStrategy', args }), opts.failing ? fail() : { outcome: 'halted', detail: 'halted', auditId: 'a2' }),
+    writeSymbolHalt: async (...args: unknown[]) => (calls.push({ dep: 'writeSymbolHalt', args }), opts.failing ? fail() : { symbol: 'AAPL', docId: 'AAPL', before: null, halted: true, changed: true, auditId: 'a3' }),
     clock: fixedClock(T0),
     log: memoryEventLogger(),
     webApiKey: null,
@@ -85,13 +87,13 @@ function fakeDeps(opts: { failing?: boolean } = {}) {
 }
 
 const segmentArb = fc.oneof(
-  fc.constantFrom('', 'status', 'halt', 'resume', 'timeline', 'pnl', 'kill-switch', 'audit', 'strategies', 'momentum-1', 'breakers', 'notional', 'orderRate', 'reset'),
+  fc.constantFrom('', 'status', 'halt', 'resume', 'timeline', 'pnl', 'kill-switch', 'audit', 'strategies', 'momentum-1', 'breakers', 'notional', 'orderRate', 'reset', 'reduce-only', 'symbols', 'AAPL', 'BTC%2FUSD', 'aapl'),
   fc.constantFrom('HALT', 'Status', '%', '%2F', '%E0%A4%A', '%00', '..', '.', 'halt.json', ' ', '%20', 'reset%2F..'),
   fc.string({ maxLength: 6 }).map((s) => s.replace(/[/?#]/g, '')),
 );
 const pathArb = fc.oneof(
   fc.array(segmentArb, { minLength: 1, maxLength: 6 }).map((segs) => `/${segs.join('/')}`),
-  fc.constantFrom('/halt', '/resume', '/status', '/', '', '/halt/', '/halt//', '/strategies/momentum-1/breakers/notional/reset', '/strategies/a%2Fb/breakers/x/reset', '/strategies/%E0%A4%A/breakers/x/reset'),
+  fc.constantFrom('/halt', '/resume', '/status', '/', '', '/halt/', '/halt//', '/strategies/momentum-1/breakers/notional/reset', '/strategies/a%2Fb/breakers/x/reset', '/strategies/%E0%A4%A/breakers/x/reset', '/reduce-only', '/strategies/momentum-1/halt', '/strategies/%E0%A4%A/halt', '/symbols/AAPL/halt', '/symbols/BTC%2FUSD/resume', '/symbols/%E0%A4%A/halt', '/symbols/aapl/halt'),
 );
 const methodArb = fc.oneof(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'get', 'post', 'Post', 'TRACE', ''), fc.string({ maxLength: 6 }));
 const authArb = fc.oneof(
@@ -113,7 +115,7 @@ const anyRequestArb = fc.record({ method: methodArb, path: pathArb, authorizatio
 /** Requests close to what an operator sends, so that the changing routes are reached often. */
 const operatorishArb = fc.record({
   method: fc.constantFrom('POST', 'post', 'GET', 'PUT'),
-  path: fc.constantFrom('/halt', '/resume', '/halt/', '/resume//', '/strategies/momentum-1/breakers/notional/reset', '/strategies/m%2D1/breakers/orderRate/reset/', '/strategies//breakers/x/reset'),
+  path: fc.constantFrom('/halt', '/resume', '/halt/', '/resume//', '/strategies/momentum-1/breakers/notional/reset', '/strategies/m%2D1/breakers/orderRate/reset/', '/strategies//breakers/x/reset', '/reduce-only', '/strategies/momentum-1/halt', '/symbols/AAPL/halt', '/symbols/BRK.B/resume/'),
   authorization: fc.constantFrom('Bearer op-token', 'Bearer  op-token ', 'Bearer viewer-token', 'Bearer norole-token', undefined),
   body: bodyArb,
   query: queryArb,
@@ -153,11 +155,22 @@ function checkStateChanges(req: { method: string; path: string; authorization: s
   expect(calls, desc).toHaveLength(1);
   const [call] = calls;
   if (call!.dep === 'writeKillSwitch') {
-    expect(['/halt', '/resume']).toContain(path);
-    const w = call!.args[0] as { halted: boolean; reason: string; updatedBy: string };
+    expect(['/halt', '/resume', '/reduce-only']).toContain(path);
+    const w = call!.args[0] as { halted: boolean; reduceOnly?: boolean; reason: string; updatedBy: string };
     expect(w.halted).toBe(path === '/halt');
+    expect(w.reduceOnly === true).toBe(path === '/reduce-only');
     expect(w.updatedBy).toBe('op-uid');
     expect(typeof body.reason === 'string' && w.reason === body.reason.trim()).toBe(true);
+  } else if (call!.dep === 'haltStrategy') {
+    expect(path).toMatch(/^\/strategies\/[^/]+\/halt$/);
+    expect((call!.args[0] as { who: string }).who).toBe('op-uid');
+  } else if (call!.dep === 'writeSymbolHalt') {
+    const m = /^\/symbols\/([^/]+)\/(halt|resume)$/.exec(path);
+    expect(m, desc).not.toBeNull();
+    const w = call!.args[0] as { symbol: string; halted: boolean; updatedBy: string };
+    expect(w.halted).toBe(m![2] === 'halt');
+    expect(w.symbol).toMatch(/^[A-Z0-9][A-Z0-9./-]{0,20}$/);
+    expect(w.updatedBy).toBe('op-uid');
   } else {
     expect(call!.dep, desc).toBe('resetBreaker');
     expect(path).toMatch(/^\/strategies\/[^/]+\/breakers\/[^/]+\/reset$/);

@@ -305,6 +305,8 @@ describe('ops routes for the dashboard', () => {
       readKillSwitchAudit: async (q) => (seen.push(q), { generatedAt: 'x', limit: q.limit, entries: [] }),
       writeKillSwitch: () => Promise.reject(new Error('no')),
       resetBreaker: () => Promise.reject(new Error('no')),
+      haltStrategy: () => Promise.reject(new Error('no')),
+      writeSymbolHalt: () => Promise.reject(new Error('no')),
       clock: { now: () => T0 },
       log: memoryEventLogger(),
     };

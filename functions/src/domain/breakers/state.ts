@@ -10,9 +10,10 @@ import { BREAKER_NAMES, BreakerName } from './limits.js';
  * threshold, the time and the intent that tripped it.
  */
 
-export interface LatchedTrip {
+/** A trip measured on an intent by one of the evaluated breakers. */
+export interface MeasuredTrip {
   tripped: true;
-  breaker: BreakerName;
+  breaker: Exclude<BreakerName, 'manual'>;
   detail: string;
   /** Finite, or null when the breaker could not measure (fail-closed trips). */
   value: number | null;
@@ -20,7 +21,31 @@ export interface LatchedTrip {
   /** Decision time of the intent that tripped it, ms since the epoch. */
   trippedAt: number;
   intentId: string;
+  by?: undefined;
+  reason?: undefined;
 }
+
+/**
+ * An operator's per-strategy halt (`breakers.manual`): latched like the others and reset the
+ * same audited way, but set by a person, so it carries who and why and no intent, value or
+ * threshold. `detail` repeats the reason so readers of any trip find the words in one place.
+ */
+export interface ManualTrip {
+  tripped: true;
+  breaker: 'manual';
+  detail: string;
+  /** The operator's reason (required, 1–1000 characters). */
+  reason: string;
+  /** Uid (API, dashboard) or principal (CLI) of the operator who halted the strategy. */
+  by: string;
+  /** When the operator halted it, ms since the epoch. */
+  trippedAt: number;
+  value?: undefined;
+  threshold?: undefined;
+  intentId?: undefined;
+}
+
+export type LatchedTrip = MeasuredTrip | ManualTrip;
 
 export type BreakerState = Readonly<Partial<Record<BreakerName, Readonly<LatchedTrip>>>>;
 
@@ -32,7 +57,9 @@ export const EMPTY_BREAKER_STATE: BreakerState = Object.freeze({});
  */
 export function latchTrip(state: BreakerState, verdict: TrippedVerdict, at: { intentId: string; nowMs: number }): BreakerState {
   if (state[verdict.breaker] !== undefined) return state;
-  const latched: LatchedTrip = {
+  // `manual` is set by an operator (latchManualTrip), never by an intent's verdict.
+  if (verdict.breaker === 'manual') return state;
+  const latched: MeasuredTrip = {
     tripped: true,
     breaker: verdict.breaker,
     detail: verdict.detail,
@@ -42,6 +69,30 @@ export function latchTrip(state: BreakerState, verdict: TrippedVerdict, at: { in
     intentId: at.intentId,
   };
   return { ...state, [verdict.breaker]: latched };
+}
+
+/** The most a manual reason may hold (the ops API and the rules use the same bound). */
+export const MAX_MANUAL_REASON = 1000;
+
+/**
+ * Latches an operator's halt. Already halted by hand, the state is returned as it is: the
+ * first halt (who, why, since when) is what the next operator must see; the caller reports
+ * that nothing changed.
+ */
+export function latchManualTrip(state: BreakerState, at: { by: string; reason: string; nowMs: number }): BreakerState {
+  if (state.manual !== undefined) return state;
+  const latched: ManualTrip = { tripped: true, breaker: 'manual', detail: at.reason, reason: at.reason, by: at.by, trippedAt: at.nowMs };
+  return { ...state, manual: latched };
+}
+
+/** One line for refusals and logs: who and why for a manual halt, what was measured otherwise. */
+export function describeLatchedTrip(latched: Readonly<LatchedTrip>): string {
+  const since = new Date(latched.trippedAt).toISOString();
+  if (latched.breaker === 'manual') return `strategy halted by ${latched.by} since ${since}: ${latched.reason}; an operator must reset breaker manual`;
+  return (
+    `breaker ${latched.breaker} latched since ${since} by intent ${latched.intentId} ` +
+    `(value ${latched.value ?? 'unmeasurable'}, threshold ${latched.threshold}): ${latched.detail}; an operator must reset it`
+  );
 }
 
 /** The first latched breaker in BREAKER_NAMES order, or null when none is. */
@@ -61,9 +112,11 @@ export function resetBreaker(state: BreakerState, name: BreakerName): BreakerSta
   return next;
 }
 
+const MEASURED_BREAKERS = BREAKER_NAMES.filter((n): n is Exclude<BreakerName, 'manual'> => n !== 'manual');
+
 const latchedTripSchema = z.strictObject({
   tripped: z.literal(true),
-  breaker: z.enum(BreakerName),
+  breaker: z.enum(MEASURED_BREAKERS as [Exclude<BreakerName, 'manual'>, ...Exclude<BreakerName, 'manual'>[]]),
   detail: z.string().max(2000),
   value: z.number().nullable(),
   threshold: z.number(),
@@ -71,10 +124,23 @@ const latchedTripSchema = z.strictObject({
   intentId: z.string().regex(INTENT_ID_PATTERN),
 });
 
-const stateShape = Object.fromEntries(BREAKER_NAMES.map((name) => [name, latchedTripSchema.optional()])) as Record<
-  BreakerName,
-  z.ZodOptional<typeof latchedTripSchema>
->;
+/** Strict too: a manual trip names its operator and reason, and has no intent, value or threshold. */
+const manualTripSchema = z.strictObject({
+  tripped: z.literal(true),
+  breaker: z.literal('manual'),
+  detail: z.string().max(2000),
+  reason: z.string().max(MAX_MANUAL_REASON).refine((v) => v.trim() !== '', 'must not be empty'),
+  by: z.string().max(200).refine((v) => v.trim() !== '', 'must not be empty'),
+  trippedAt: z.number().int().min(0),
+});
+
+const stateShape = {
+  manual: manualTripSchema.optional(),
+  ...(Object.fromEntries(MEASURED_BREAKERS.map((name) => [name, latchedTripSchema.optional()])) as Record<
+    Exclude<BreakerName, 'manual'>,
+    z.ZodOptional<typeof latchedTripSchema>
+  >),
+};
 
 export const breakerStateSchema = z.strictObject(stateShape).superRefine((state, ctx) => {
   for (const name of BREAKER_NAMES) {
@@ -121,7 +187,7 @@ export function parseBreakerState(value: unknown): { ok: true; state: BreakerSta
   }
   const state: Partial<Record<BreakerName, LatchedTrip>> = {};
   for (const name of BREAKER_NAMES) {
-    const latched = parsed.data[name];
+    const latched: LatchedTrip | undefined = parsed.data[name];
     if (latched !== undefined) state[name] = latched;
   }
   return { ok: true, state };

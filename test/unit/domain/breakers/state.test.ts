@@ -5,6 +5,8 @@ import { BREAKER_NAMES } from '../../../../functions/src/domain/breakers/limits.
 import type { BreakerName } from '../../../../functions/src/domain/breakers/limits.js';
 import {
   EMPTY_BREAKER_STATE,
+  describeLatchedTrip,
+  latchManualTrip,
   latchTrip,
   latchedBreaker,
   parseBreakerState,
@@ -93,8 +95,16 @@ describe('parseBreakerState', () => {
 
   it('round-trips any state through serialise → JSON → parse', () => {
     const num = fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (x === 0 ? 0 : x));
-    const tripArb = (name: BreakerName) =>
-      fc.record({
+    const tripArb = (name: BreakerName): fc.Arbitrary<LatchedTrip> =>
+      name === 'manual'
+        ? fc
+            .record({
+              reason: fc.string({ minLength: 1, maxLength: 200 }).filter((s) => s.trim() !== '' && s.trim() === s),
+              by: fc.string({ minLength: 1, maxLength: 50 }).filter((s) => s.trim() !== ''),
+              trippedAt: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+            })
+            .map((m) => ({ tripped: true as const, breaker: 'manual' as const, detail: m.reason, reason: m.reason, by: m.by, trippedAt: m.trippedAt }))
+        : (fc.record({
         tripped: fc.constant(true as const),
         breaker: fc.constant(name),
         detail: fc.string({ maxLength: 200 }),
@@ -102,7 +112,7 @@ describe('parseBreakerState', () => {
         threshold: num,
         trippedAt: fc.integer({ min: 0, max: 4_102_444_800_000 }),
         intentId: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
-      });
+      }) as fc.Arbitrary<LatchedTrip>);
     const stateArb = fc
       .record(Object.fromEntries(BREAKER_NAMES.map((n) => [n, fc.option(tripArb(n), { nil: undefined })])) as Record<BreakerName, fc.Arbitrary<LatchedTrip | undefined>>)
       .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as BreakerState);
@@ -115,5 +125,48 @@ describe('parseBreakerState', () => {
         if (parsed.ok) expect(latchedBreaker(parsed.state)).toEqual(latchedBreaker(state));
       }),
     );
+  });
+});
+
+describe('the manual breaker (per-strategy halt)', () => {
+  const measured = { tripped: true, breaker: 'notional', detail: 'd', value: 5, threshold: 1, trippedAt: 1, intentId: 'i-1' };
+  const manual = { tripped: true, breaker: 'manual', detail: 'runaway', reason: 'runaway', by: 'op-alice', trippedAt: 2 };
+
+  it('is first in BREAKER_NAMES, so a manual halt is what latchedBreaker reports', () => {
+    expect(BREAKER_NAMES[0]).toBe('manual');
+    const parsed = parseBreakerState({ notional: measured, manual });
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) expect(latchedBreaker(parsed.state)).toEqual(manual);
+    expect(breakerRefusalReason('manual')).toBe('breaker:manual');
+  });
+
+  it('carries who and why and no intent, value or threshold; the other breakers keep their strict shape', () => {
+    expect(parseBreakerState({ manual }).ok).toBe(true);
+    for (const bad of [
+      { manual: { ...manual, intentId: 'i-1' } },
+      { manual: { ...manual, value: null } },
+      { manual: { ...manual, threshold: 0 } },
+      { manual: { ...manual, by: undefined } },
+      { manual: { ...manual, by: '' } },
+      { manual: { ...manual, reason: '  ' } },
+      { manual: { ...manual, reason: 'x'.repeat(1001) } },
+      { manual: { ...manual, breaker: 'notional' } },
+      { manual: measured },
+      // A measured breaker may not take the manual shape, nor carry `by`.
+      { notional: { ...manual, breaker: 'notional' } },
+      { notional: { ...measured, by: 'op-alice' } },
+      { notional: { ...measured, intentId: undefined } },
+    ]) {
+      expect(parseBreakerState(JSON.parse(JSON.stringify(bad))).ok, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it('latchManualTrip keeps the first halt; latchTrip never latches manual from a verdict', () => {
+    const once = latchManualTrip(EMPTY_BREAKER_STATE, { by: 'op-alice', reason: 'first', nowMs: 10 });
+    expect(once.manual).toEqual({ tripped: true, breaker: 'manual', detail: 'first', reason: 'first', by: 'op-alice', trippedAt: 10 });
+    expect(latchManualTrip(once, { by: 'op-bob', reason: 'second', nowMs: 20 })).toBe(once);
+    expect(latchTrip(EMPTY_BREAKER_STATE, trip('manual', 1, 1, 'x'), { intentId: 'i', nowMs: 1 })).toBe(EMPTY_BREAKER_STATE);
+    expect(resetBreaker(once, 'manual')).toEqual({});
+    expect(describeLatchedTrip(once.manual!)).toMatch(/halted by op-alice since 1970-01-01T00:00:00.010Z: first/);
   });
 });
