@@ -146,6 +146,21 @@ export const PARAM_SPECS = {
     default: 0,
     description: 'Trip brokerErrors after this many unknown/5xx broker outcomes in a row for the strategy; 0 disables.',
   },
+  CB_MAX_POSITION_QTY: {
+    kind: 'string',
+    default: '0',
+    description: 'Trip position when |position| in a symbol could exceed this many shares, counting pending orders of the strategy; 0 disables.',
+  },
+  CB_MAX_POSITION_NOTIONAL: {
+    kind: 'string',
+    default: '0',
+    description: 'Trip positionNotional when |position| in a symbol × price (limit price, else last bar close) could exceed this; no price trips; 0 disables.',
+  },
+  CB_MAX_GROSS_EXPOSURE: {
+    kind: 'string',
+    default: '0',
+    description: "Trip grossExposure when the sum over the strategy's symbols of |position| × last known price could exceed this; a symbol without a price trips; 0 disables.",
+  },
   CB_LEDGER_MAX_AGE_MS: {
     kind: 'int',
     default: 300000,
@@ -157,6 +172,12 @@ export const PARAM_SPECS = {
     default: 'true',
     description:
       'true | false. On a change of ops/killSwitch to halted, onKillSwitchWrite cancels all open orders at the broker. Anything but an explicit false word cancels.',
+  },
+  HALT_CANCEL_SCOPE: {
+    kind: 'string',
+    default: 'all',
+    description:
+      'all | haltgate. What a halt cancels (with HALT_CANCEL_OPEN_ORDERS): all = every open order of the account (DELETE /v2/orders); haltgate = only the open orders haltgate placed (found by client_order_id in submissions), one by one, so manual orders stay. Anything else is config_invalid (and a halt then cancels all).',
   },
   OPS_WEB_API_KEY: {
     kind: 'string',
@@ -205,8 +226,12 @@ export const params = {
   cbMaxNotional: declare('CB_MAX_NOTIONAL'),
   cbPriceCollarPct: declare('CB_PRICE_COLLAR_PCT'),
   cbMaxBrokerErrors: declare('CB_MAX_BROKER_ERRORS'),
+  cbMaxPositionQty: declare('CB_MAX_POSITION_QTY'),
+  cbMaxPositionNotional: declare('CB_MAX_POSITION_NOTIONAL'),
+  cbMaxGrossExposure: declare('CB_MAX_GROSS_EXPOSURE'),
   cbLedgerMaxAgeMs: declare('CB_LEDGER_MAX_AGE_MS'),
   haltCancelOpenOrders: declare('HALT_CANCEL_OPEN_ORDERS'),
+  haltCancelScope: declare('HALT_CANCEL_SCOPE'),
   opsWebApiKey: declare('OPS_WEB_API_KEY'),
 };
 
@@ -262,6 +287,10 @@ const envSchema = z
       .string()
       .trim()
       .refine((v) => v === '' || URL.canParse(v), 'ALPACA_BASE_URL must be empty or a URL'),
+    HALT_CANCEL_SCOPE: z
+      .string()
+      .trim()
+      .refine((v) => v === 'all' || v === 'haltgate', 'HALT_CANCEL_SCOPE must be all or haltgate'),
     ALPACA_KEY_ID: z.string().trim().optional(),
     ALPACA_SECRET_KEY: z.string().trim().optional(),
   })
@@ -337,6 +366,9 @@ const breakerEnvSchema = z.object({
   CB_MAX_NOTIONAL: decimalString('CB_MAX_NOTIONAL'),
   CB_PRICE_COLLAR_PCT: decimalString('CB_PRICE_COLLAR_PCT'),
   CB_MAX_BROKER_ERRORS: intString('CB_MAX_BROKER_ERRORS', 0, 1_000_000),
+  CB_MAX_POSITION_QTY: decimalString('CB_MAX_POSITION_QTY'),
+  CB_MAX_POSITION_NOTIONAL: decimalString('CB_MAX_POSITION_NOTIONAL'),
+  CB_MAX_GROSS_EXPOSURE: decimalString('CB_MAX_GROSS_EXPOSURE'),
 });
 
 const LIMIT_TO_PARAM: Record<string, string> = {
@@ -352,6 +384,9 @@ const LIMIT_TO_PARAM: Record<string, string> = {
   maxNotional: 'CB_MAX_NOTIONAL',
   priceCollarPct: 'CB_PRICE_COLLAR_PCT',
   maxBrokerErrors: 'CB_MAX_BROKER_ERRORS',
+  maxPositionQty: 'CB_MAX_POSITION_QTY',
+  maxPositionNotional: 'CB_MAX_POSITION_NOTIONAL',
+  maxGrossExposure: 'CB_MAX_GROSS_EXPOSURE',
 };
 
 /**
@@ -376,6 +411,11 @@ function breakerDefaultsFrom(raw: Record<string, string | undefined>): { ok: tru
       maxNotional: e.CB_MAX_NOTIONAL,
       priceCollarPct: e.CB_PRICE_COLLAR_PCT,
       maxBrokerErrors: e.CB_MAX_BROKER_ERRORS,
+      // Per strategy only (limits.maxRunnerSilenceMs): no deploy-time param, off by default.
+      maxRunnerSilenceMs: 0,
+      maxPositionQty: e.CB_MAX_POSITION_QTY,
+      maxPositionNotional: e.CB_MAX_POSITION_NOTIONAL,
+      maxGrossExposure: e.CB_MAX_GROSS_EXPOSURE,
     },
     undefined,
   );

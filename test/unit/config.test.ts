@@ -287,6 +287,9 @@ describe('loadRuntimeConfig: breaker params (CB_*)', () => {
         CB_MAX_NOTIONAL: '10000',
         CB_PRICE_COLLAR_PCT: '1.5',
         CB_MAX_BROKER_ERRORS: '3',
+        CB_MAX_POSITION_QTY: '250',
+        CB_MAX_POSITION_NOTIONAL: '50000.5',
+        CB_MAX_GROSS_EXPOSURE: '200000',
       }),
     );
     expect(c.breakerDefaults).toEqual({
@@ -302,12 +305,19 @@ describe('loadRuntimeConfig: breaker params (CB_*)', () => {
       maxNotional: 10000,
       priceCollarPct: 1.5,
       maxBrokerErrors: 3,
+      maxPositionQty: 250,
+      maxPositionNotional: 50000.5,
+      maxGrossExposure: 200000,
+      // No deploy-time param: the dead-man switch is per strategy (limits.maxRunnerSilenceMs).
+      maxRunnerSilenceMs: 0,
     });
   });
 
   it.each([
     ['CB_REQUIRE_MARKET_DATA', 'yes', /CB_REQUIRE_MARKET_DATA must be true or false/],
     ['CB_MAX_NOTIONAL', '-5', /CB_MAX_NOTIONAL must be a plain non-negative decimal/],
+    ['CB_MAX_POSITION_QTY', '-1', /CB_MAX_POSITION_QTY must be a plain non-negative decimal/],
+    ['CB_MAX_GROSS_EXPOSURE', '1e6', /CB_MAX_GROSS_EXPOSURE must be a plain non-negative decimal/],
     ['CB_PRICE_COLLAR_PCT', '1e3', /CB_PRICE_COLLAR_PCT must be a plain/],
     ['CB_VOL_RECENT_N', '1', /CB_VOL_RECENT_N must be at least 2/],
     ['CB_MAX_CONSECUTIVE_LOSSES', '101', /CB_MAX_CONSECUTIVE_LOSSES must be at most 100/],

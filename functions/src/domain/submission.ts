@@ -33,6 +33,12 @@ export const RefusalReason = {
   expired: 'expired',
   mode_off: 'mode_off',
   config_invalid: 'config_invalid',
+  /** The symbol is halted for every strategy (`symbolHalts/{symbol}`). */
+  symbol_halted: 'symbol_halted',
+  /** The reduce-only posture: this order would not only shrink the strategy's position. */
+  reduce_only: 'reduce_only',
+  /** The dead-man switch: the strategy's runner has been silent longer than limits.maxRunnerSilenceMs. */
+  runner_stale: 'runner_stale',
 } as const;
 export type RefusalReason = (typeof RefusalReason)[keyof typeof RefusalReason] | `breaker:${string}`;
 

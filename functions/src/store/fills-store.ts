@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { FieldValue, type DocumentReference, type Firestore } from 'firebase-admin/firestore';
 import { emptyStrategyStats, parseStrategyStats, recordRealizedPiece, type StrategyStats } from '../domain/breakers/stats.js';
 import type { Clock } from '../domain/clock.js';
-import { MONEY_DECIMALS, QTY_DECIMALS, formatDecimal } from '../domain/pnl/decimal.js';
+import { readExposure, withFill, type Exposure } from '../domain/exposure/exposure.js';
+import { MONEY_DECIMALS, QTY_DECIMALS, formatDecimal, parseDecimal } from '../domain/pnl/decimal.js';
 import { applyFill, emptyPosition, parsePosition, serializePosition, type Fill, type PositionLots } from '../domain/pnl/fifo.js';
 import { pieceToStat } from '../domain/pnl/realized-events.js';
 import { StoreUnavailableError } from '../errors.js';
+import { exposureDocument, exposureRef, keptLastPrice } from './exposure-store.js';
 import { ts, withoutUndefined } from './firestore-values.js';
 import { FILLS_CURSOR_PATH, FILLS_QUARANTINE, STRATEGIES, SUBMISSIONS } from './paths.js';
 
@@ -220,16 +222,26 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
       const positionRefs = new Map<string, DocumentReference>(
         symbols.map((s) => [s, strategyRef.collection(STRATEGY_POSITIONS).doc(docIdOf(s))]),
       );
+      // The strategy's exposure per symbol moves with its fills (issue 11): pending → position.
+      const exposureRefs = symbols.map((s) => exposureRef(db, strategyId, s));
       let outcome: ApplyFillsResult | { malformed: string };
       try {
         // Malformed stored state is returned from the callback before any write, not thrown:
         // see breaker-admin.ts — a throw leaves the read locks to a Rollback nobody waits for.
         outcome = await db.runTransaction(async (tx): Promise<ApplyFillsResult | { malformed: string }> => {
           // Every read first (transactions require it): the fills, the positions, the stats.
-          const snaps = await tx.getAll(strategyRef, ...positionRefs.values(), ...fillRefs);
+          const snaps = await tx.getAll(strategyRef, ...positionRefs.values(), ...fillRefs, ...exposureRefs);
           const strategySnap = snaps[0];
           const positionSnaps = snaps.slice(1, 1 + positionRefs.size);
-          const fillSnaps = snaps.slice(1 + positionRefs.size);
+          const fillSnaps = snaps.slice(1 + positionRefs.size, 1 + positionRefs.size + fillRefs.length);
+          const exposureSnaps = snaps.slice(1 + positionRefs.size + fillRefs.length);
+          // An unreadable exposure is left alone: it already refuses every claim of its symbol.
+          const exposures = new Map<string, { exposure: Exposure; lastPrice: string | null }>();
+          for (const [i, symbol] of symbols.entries()) {
+            const data = exposureSnaps[i]?.data();
+            const read = readExposure(data);
+            if (read.ok) exposures.set(symbol, { exposure: read.exposure, lastPrice: keptLastPrice(data) });
+          }
 
           let stats: StrategyStats = emptyStrategyStats();
           const storedStats: unknown = strategySnap?.data()?.stats;
@@ -268,6 +280,10 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
             const { position, realized } = applyFill(before, fill);
             positions.set(fill.symbol, position);
             changedSymbols.add(fill.symbol);
+            const exposure = exposures.get(fill.symbol);
+            if (exposure !== undefined) {
+              exposures.set(fill.symbol, { exposure: withFill(exposure.exposure, fill.side, parseDecimal(fill.qty, QTY_DECIMALS)), lastPrice: fill.price });
+            }
             const fillRef = fillRefs[i];
             if (fillRef === undefined) throw new Error('invariant: fill ref missing');
             tx.set(
@@ -307,6 +323,9 @@ export function createFirestoreFillsStore(db: Firestore, opts: { clock: Clock })
             const ref = positionRefs.get(symbol);
             const position = positions.get(symbol);
             if (ref !== undefined && position !== undefined) tx.set(ref, serializePosition(position));
+            const exposure = exposures.get(symbol);
+            const eRef = exposureRefs[symbols.indexOf(symbol)];
+            if (exposure !== undefined && eRef !== undefined) tx.set(eRef, exposureDocument(exposure.exposure, exposure.lastPrice));
           }
           // The strategy document — read by every claim — is written at most once per batch, and
           // only when something was realized (opening fills do not touch it).

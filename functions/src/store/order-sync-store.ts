@@ -1,6 +1,9 @@
 import { FieldPath, type Firestore, type Timestamp } from 'firebase-admin/firestore';
 import type { OrderView } from '../domain/order-lifecycle.js';
+import { finalOrderRelease } from '../domain/exposure/pending-release.js';
+import type { OrderIntent } from '../domain/intent.js';
 import { StoreUnavailableError } from '../errors.js';
+import { exposureRef, releasedExposureDocument } from './exposure-store.js';
 import { SUBMISSIONS } from './paths.js';
 import { orderToDocument, recordFromDocument } from './submission-document.js';
 
@@ -9,6 +12,8 @@ export interface OpenOrderRecord {
   intentId: string;
   strategyId: string;
   executionMode: string;
+  /** What the claim made pending (issue 11 exposure): released in part when the order ends unfilled. */
+  intent: Pick<OrderIntent, 'symbol' | 'side' | 'qty'>;
   brokerOrderId: string | null;
   /** When haltgate claimed it (the broker's submission time is later): where a sweep starts. */
   claimedAtMs: number | null;
@@ -56,6 +61,7 @@ export function createFirestoreOrderSyncStore(db: Firestore): OrderSyncStore {
               intentId: r.intentId,
               strategyId: r.strategyId,
               executionMode: r.executionMode,
+              intent: { symbol: r.intent.symbol, side: r.intent.side, qty: r.intent.qty },
               brokerOrderId: r.brokerOrderId,
               claimedAtMs: r.claimedAtMs,
               order: r.order,
@@ -69,9 +75,27 @@ export function createFirestoreOrderSyncStore(db: Firestore): OrderSyncStore {
     },
 
     async writeOrder(record, order) {
+      const release = finalOrderRelease(record.executionMode, record.intent, record.order, order);
       try {
-        await submissions.doc(record.intentId).update({ order: orderToDocument(order) }, { lastUpdateTime: record.version as Timestamp });
-        return { applied: true };
+        if (release === null) {
+          await submissions.doc(record.intentId).update({ order: orderToDocument(order) }, { lastUpdateTime: record.version as Timestamp });
+          return { applied: true };
+        }
+        // The order ended with a rest that never fills: it leaves the strategy's pending
+        // exposure in the same commit as the final view, so exactly once (a transaction, on
+        // this path only: the record must still be the version read, and the exposure is
+        // read-modify-write).
+        const ref = submissions.doc(record.intentId);
+        const eRef = exposureRef(db, record.strategyId, record.intent.symbol);
+        return await db.runTransaction(async (tx): Promise<OrderWrite> => {
+          const [snap, exposureSnap] = await tx.getAll(ref, eRef);
+          if (!snap?.exists) return { applied: false, why: 'the record is gone' };
+          if (!snap.updateTime?.isEqual(record.version as Timestamp)) return { applied: false, why: 'the record changed since it was read' };
+          tx.update(ref, { order: orderToDocument(order) });
+          const released = exposureSnap?.exists ? releasedExposureDocument(exposureSnap.data(), release) : null;
+          if (released) tx.set(eRef, released);
+          return { applied: true };
+        });
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (code === FAILED_PRECONDITION) return { applied: false, why: 'the record changed since it was read' };

@@ -8,7 +8,13 @@ import { EMPTY_BREAKER_STATE, latchedBreaker, latchTrip, parseBreakerState, seri
 import { emptyStrategyStats, parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
 import type { ClaimInput } from '../domain/claim-decision.js';
 import type { OrderIntent } from '../domain/intent.js';
+import { referencePrice, formatPrice, type ExposureContext } from '../domain/breakers/exposure-limits.js';
+import { deadManVerdict } from '../domain/dead-man-switch.js';
+import { qtyUnits, readExposure, withPending } from '../domain/exposure/exposure.js';
+import type { PricedExposure } from '../domain/exposure/position-limits.js';
+import { reduceOnlyVerdict } from '../domain/exposure/reduce-only.js';
 import { decideLedger, parseLedgerSyncState, pnlBreakersEnabled } from '../domain/ledger-freshness.js';
+import { exposureDocument, keptLastPrice } from './exposure-store.js';
 import { RefusalReason } from '../domain/submission.js';
 
 /**
@@ -53,12 +59,26 @@ export interface StrategyGateInput {
    * Absent is treated like a ledger never synced: fail closed.
    */
   ledger?: { data: unknown; maxAgeMs: number } | null;
+  /**
+   * The strategy's exposure in the intent's symbol (`strategies/{id}/exposure/{symbol}`), read
+   * in the claim's batched read; `track`: this claim adds its quantity to pending (paper and
+   * live); `readOthers`: the strategy's other symbols, a query inside the transaction, asked
+   * only while the gross exposure limit is on. Absent (tests of the gate alone): the exposure
+   * limits and the reduce-only posture refuse, as they cannot be checked.
+   */
+  exposure?: { data: unknown; track: boolean; readOthers: () => Promise<{ ok: true; others: PricedExposure[] } | { ok: false; problem: string }> };
+  /** ops/killSwitch's reduce-only posture (KillSwitchState.reduceOnly). */
+  reduceOnly?: boolean;
+  /** `runners/{strategyId}` (Timestamps as Dates), read in the same batched read; for the dead-man switch. */
+  runner?: unknown;
 }
 
 export interface StrategyGateResult {
   verdict: ClaimInput['strategy'];
   /** Merged into `strategies/{strategyId}` in the claim's commit (a breaker latching). */
   strategyUpdate?: DocumentData;
+  /** Set as `strategies/{strategyId}/exposure/{symbol}` in the claim's commit: the claimed quantity pending. */
+  exposureUpdate?: DocumentData;
 }
 
 export type StrategyGate = (input: StrategyGateInput) => StrategyGateResult | Promise<StrategyGateResult>;
@@ -136,9 +156,50 @@ export const breakerGate: StrategyGate = async (input) => {
     if (!ledger.ok) return refuse(ledger.reason, ledger.detail);
   }
 
+  // The dead-man switch and the reduce-only posture refuse before any breaker: like a halt,
+  // they are not the intent's fault, and nothing latches for an intent refused anyway.
+  const deadMan = deadManVerdict(strategyId, input.runner, nowMs, limits.limits.maxRunnerSilenceMs ?? 0);
+  if (!deadMan.ok) return refuse(RefusalReason.runner_stale, deadMan.detail);
+
+  const current = input.exposure === undefined ? undefined : readExposure(input.exposure.data);
+  if (current !== undefined && !current.ok && input.exposure?.track) {
+    // Pending quantities could not be kept: every later limit and reduce-only check would be wrong.
+    return refuse(RefusalReason.config_invalid, `strategies/${strategyId}/exposure/${intent.symbol} is unreadable: ${current.problem}`);
+  }
+  let qty: bigint | null = null;
+  try {
+    qty = qtyUnits(intent.qty);
+  } catch (err) {
+    // The broker takes at most 9 decimals too; pending exposure cannot be kept for more.
+    if (input.exposure?.track) return refuse(RefusalReason.config_invalid, `exposure cannot be tracked: ${(err as Error).message}`);
+  }
+  if (input.reduceOnly === true) {
+    if (current === undefined || !current.ok || qty === null) {
+      return refuse(RefusalReason.reduce_only, `reduce-only: the position in ${intent.symbol} cannot be read exactly, so nothing can be shown to reduce it`);
+    }
+    const ro = reduceOnlyVerdict(current.exposure, intent.side, qty);
+    if (!ro.allowed) return refuse(RefusalReason.reduce_only, ro.detail);
+  }
+  let others: ExposureContext['others'] = null;
+  if (limits.limits.maxGrossExposure > 0 && input.exposure !== undefined) {
+    const read = await input.exposure.readOthers();
+    if (!read.ok) return refuse(RefusalReason.config_invalid, read.problem);
+    others = read.others;
+  }
+
   const claimsInLastMinute = limits.limits.maxOrdersPerMin > 0 ? await input.countRecentClaims(nowMs - ORDER_RATE_WINDOW_MS) : 0;
-  const verdict = evaluateBreakers({ intent, nowMs, stats: parsed.stats, claimsInLastMinute }, limits.limits);
-  if (!verdict.tripped) return { verdict: { ok: true } };
+  const verdict = evaluateBreakers(
+    { intent, nowMs, stats: parsed.stats, claimsInLastMinute, ...(current !== undefined ? { exposure: { current, others } } : {}) },
+    limits.limits,
+  );
+  if (!verdict.tripped) {
+    if (!input.exposure?.track || current === undefined || !current.ok || qty === null) return { verdict: { ok: true } };
+    const price = referencePrice({ intent, nowMs, stats: parsed.stats, claimsInLastMinute });
+    return {
+      verdict: { ok: true },
+      exposureUpdate: exposureDocument(withPending(current.exposure, intent.side, qty), price.ok ? formatPrice(price.price) : keptLastPrice(input.exposure.data)),
+    };
+  }
 
   const state = latchTrip(parsed.state, verdict, { intentId: intent.intentId, nowMs });
   return {

@@ -6,10 +6,14 @@ import type { Clock } from '../domain/clock.js';
 import type { OrderIntent } from '../domain/intent.js';
 import { decideKillSwitch } from '../domain/kill-switch.js';
 import { applyOutcome, type OutcomeUpdate, type OutcomeWrite } from '../domain/outcome.js';
-import type { SubmissionState } from '../domain/submission.js';
+import { pendingRelease, tracksExposure } from '../domain/exposure/pending-release.js';
+import { RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
+import { RefusalReason, type SubmissionState } from '../domain/submission.js';
+import { decideSymbolHalt, SYMBOL_HALTS, symbolHaltDocId } from '../domain/symbol-halt.js';
 import { StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
+import { exposureRef, readStrategyExposures, releasedExposureDocument } from './exposure-store.js';
 import { allowAllStrategies, type StrategyGate } from './strategy-gate.js';
 import { recordBrokerOutcomeStats, type BrokerOutcomeStatsWrite } from './strategy-stats-store.js';
 import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from './submission-document.js';
@@ -125,7 +129,20 @@ export function createFirestoreSubmissionStore(
           // sync state rides along in the same BatchGetDocuments (no extra round trip): the
           // P&L breakers must not decide on a ledger that stopped syncing. It is written once
           // per syncFills run (a minute), so reading it per claim makes no hot document.
-          const [killSnap, submissionSnap, strategySnap, ledgerSnap] = await tx.getAll(killSwitchRef, submissionRef, strategyRef, ledgerRef);
+          // The exposure controls ride along too (issue 11): the strategy's exposure in this
+          // symbol, the symbol's halt, and the strategy's runner heartbeat, each read by name.
+          const exposureDocRef = exposureRef(db, request.intent.strategyId, request.intent.symbol);
+          const symbolHaltRef = db.collection(SYMBOL_HALTS).doc(symbolHaltDocId(request.intent.symbol));
+          const runnerRef = db.collection(RUNNERS_COLLECTION).doc(request.intent.strategyId);
+          const [killSnap, submissionSnap, strategySnap, ledgerSnap, exposureSnap, symbolHaltSnap, runnerSnap] = await tx.getAll(
+            killSwitchRef,
+            submissionRef,
+            strategyRef,
+            ledgerRef,
+            exposureDocRef,
+            symbolHaltRef,
+            runnerRef,
+          );
           // The callback may run several times (ABORTED retries): take the time per run.
           const nowMs = clock.now();
           const killSwitch = decideKillSwitch(
@@ -149,11 +166,19 @@ export function createFirestoreSubmissionStore(
             strategy: { ok: true },
           };
           let decision = decideClaim(claimInput);
+          // A halted symbol refuses like a strategy refusal: after the kill switch and the
+          // record's own checks, before any breaker (nothing latches for it).
+          if (decision.kind === 'claim') {
+            const symbolHalt = decideSymbolHalt(request.intent.symbol, symbolHaltSnap?.exists ? timestampsToDates(symbolHaltSnap.data()) : undefined);
+            if (symbolHalt.halted) decision = decideClaim({ ...claimInput, strategy: { ok: false, reason: RefusalReason.symbol_halted, detail: symbolHalt.reason ?? 'symbol halted' } });
+          }
           // The strategy is asked only when nothing else refuses: a halted, duplicate or expired
           // intent never latches a breaker nor pays for the order-rate count. The gate reads
           // (the count) before any write below, as transactions require.
           let strategyUpdate: DocumentData | undefined;
+          let exposureUpdate: DocumentData | undefined;
           if (decision.kind === 'claim') {
+            const tracked = request.config.ok && tracksExposure(request.config.mode);
             const strategy = await strategyGate({
               strategyData: strategySnap?.exists ? timestampsToDates(strategySnap.data()) : undefined,
               intent: request.intent,
@@ -164,6 +189,13 @@ export function createFirestoreSubmissionStore(
                 request.config.ok && (request.config.mode === 'paper' || request.config.mode === 'live')
                   ? { data: ledgerSnap?.exists ? timestampsToDates(ledgerSnap.data()) : undefined, maxAgeMs: request.ledgerMaxAgeMs ?? 0 }
                   : null,
+              reduceOnly: killSwitch.reduceOnly,
+              runner: runnerSnap?.exists ? timestampsToDates(runnerSnap.data()) : undefined,
+              exposure: {
+                data: exposureSnap?.exists ? exposureSnap.data() : undefined,
+                track: tracked,
+                readOthers: () => readStrategyExposures(tx, db, request.intent.strategyId),
+              },
               countRecentClaims: async (sinceMs) => {
                 // Inside the transaction: exact, and it serialises this strategy's concurrent
                 // claims (see order-rate.ts for why there is no counter document).
@@ -177,6 +209,7 @@ export function createFirestoreSubmissionStore(
             });
             if (!strategy.verdict.ok) decision = decideClaim({ ...claimInput, strategy: strategy.verdict });
             strategyUpdate = strategy.strategyUpdate;
+            exposureUpdate = strategy.exposureUpdate;
           }
           if (decision.kind === 'claim' || decision.kind === 'refuse') {
             // claimCommittedAt is the claim's commit time as the server assigns it: evidence,
@@ -185,6 +218,10 @@ export function createFirestoreSubmissionStore(
             const claimCommittedAt = decision.kind === 'claim' ? FieldValue.serverTimestamp() : (submissionSnap?.get(CLAIM_COMMITTED_AT) ?? null);
             tx.set(submissionRef, { ...recordToDocument(decision.record), [CLAIM_COMMITTED_AT]: claimCommittedAt });
             if (strategyUpdate) tx.set(strategyRef, strategyUpdate, { merge: true });
+            // The claimed quantity is pending from this commit on: concurrent claims of the
+            // strategy and symbol conflict on this document and serialise, so two of them can
+            // never both pass a limit only one fits.
+            if (decision.kind === 'claim' && exposureUpdate) tx.set(exposureDocRef, exposureUpdate);
           }
           return { ...decision, strategyBrokerErrors: brokerErrorStreak(strategySnap?.exists ? strategySnap.data() : undefined) };
         });
@@ -204,7 +241,17 @@ export function createFirestoreSubmissionStore(
           const outcome = applyOutcome(parsed.record, expect, update, clock.now());
           if (!outcome.applied) return outcome;
           const record = outcome.record;
+          // Nothing placed (rejected, released) or already final unfilled: the claimed quantity
+          // leaves pending exposure in this same commit, exactly once. A read only on that path:
+          // the accepted order's outcome stays one read and one commit.
+          const release = pendingRelease(parsed.record, record);
+          const exposureDocRef = release ? exposureRef(db, record.strategyId, record.intent.symbol) : null;
+          const exposureSnap = exposureDocRef ? await tx.get(exposureDocRef) : null;
           tx.set(ref, { ...recordToDocument(record), [CLAIM_COMMITTED_AT]: snap.get(CLAIM_COMMITTED_AT) ?? null });
+          if (release && exposureDocRef && exposureSnap?.exists) {
+            const released = releasedExposureDocument(exposureSnap.data(), release);
+            if (released) tx.set(exposureDocRef, released);
+          }
           return { applied: true, record };
         });
       } catch (err) {

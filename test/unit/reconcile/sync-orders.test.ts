@@ -50,6 +50,7 @@ const rec = (intentId: string, brokerOrderId: string, claimedAtMs: number, order
   intentId,
   strategyId: 's1',
   executionMode: 'paper',
+  intent: { symbol: 'AAPL', side: 'buy', qty: 1 },
   brokerOrderId,
   claimedAtMs,
   order,

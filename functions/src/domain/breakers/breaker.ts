@@ -1,4 +1,5 @@
 import type { OrderIntent } from '../intent.js';
+import type { ExposureContext } from './exposure-limits.js';
 import type { BreakerLimits, BreakerName } from './limits.js';
 import type { StrategyStats } from './stats.js';
 
@@ -19,6 +20,8 @@ export interface BreakerInput {
    * excluded. Counted by the store, not kept in `stats` (see order-rate.ts for why).
    */
   claimsInLastMinute: number;
+  /** The strategy's exposure as the claim read it; the exposure limits trip without it (exposure-limits.ts). */
+  exposure?: ExposureContext;
 }
 
 export type BreakerVerdict =

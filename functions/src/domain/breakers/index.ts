@@ -3,6 +3,7 @@ import type { Breaker, BreakerInput, BreakerVerdict } from './breaker.js';
 import { brokerErrorsBreaker } from './broker-errors.js';
 import { consecutiveLossesBreaker } from './consecutive-losses.js';
 import { dailyLossBreaker } from './daily-loss.js';
+import { grossExposureBreaker, positionBreaker, positionNotionalBreaker } from './exposure-limits.js';
 import { BREAKER_NAMES } from './limits.js';
 import type { BreakerLimits, BreakerName } from './limits.js';
 import { missingDataBreaker } from './missing-data.js';
@@ -13,6 +14,8 @@ import { volatilityBreaker } from './volatility.js';
 
 /** Each breaker by name; typed as a full record so a new name cannot be left out. */
 export const BREAKERS: Readonly<Record<BreakerName, Breaker>> = {
+  // An operator's halt: set and reset by hand (store/breaker-admin.ts), never tripped by an intent.
+  manual: () => NOT_TRIPPED,
   missingData: missingDataBreaker,
   volatility: volatilityBreaker,
   consecutiveLosses: consecutiveLossesBreaker,
@@ -21,11 +24,15 @@ export const BREAKERS: Readonly<Record<BreakerName, Breaker>> = {
   notional: notionalBreaker,
   priceCollar: priceCollarBreaker,
   brokerErrors: brokerErrorsBreaker,
+  position: positionBreaker,
+  positionNotional: positionNotionalBreaker,
+  grossExposure: grossExposureBreaker,
 };
 
 /**
- * The first breaker that trips, in BREAKER_NAMES order: missingData, volatility,
- * consecutiveLosses, dailyLoss, orderRate, notional, priceCollar, brokerErrors. Only that
+ * The first breaker that trips, in BREAKER_NAMES order (`manual` never trips here): missingData, volatility,
+ * consecutiveLosses, dailyLoss, orderRate, notional, priceCollar, brokerErrors, position,
+ * positionNotional, grossExposure. Only that
  * one latches, so the order decides what the operator sees first; missing data comes first
  * because it explains the market-data breakers that would trip after it. The caller checks
  * `latchedBreaker` before this: a latched strategy is refused without evaluation.

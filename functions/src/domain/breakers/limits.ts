@@ -17,6 +17,8 @@ import { DEFAULT_TRADING_TIME_ZONE, isValidTimeZone } from './trading-day.js';
  */
 
 export const BreakerName = {
+  /** An operator's per-strategy halt (API, CLI, dashboard): never evaluated, only set and reset. */
+  manual: 'manual',
   missingData: 'missingData',
   volatility: 'volatility',
   consecutiveLosses: 'consecutiveLosses',
@@ -25,11 +27,18 @@ export const BreakerName = {
   notional: 'notional',
   priceCollar: 'priceCollar',
   brokerErrors: 'brokerErrors',
+  position: 'position',
+  positionNotional: 'positionNotional',
+  grossExposure: 'grossExposure',
 } as const;
 export type BreakerName = (typeof BreakerName)[keyof typeof BreakerName];
 
-/** Every breaker name, in the order `evaluateBreakers` checks them and `latchedBreaker` reports them. */
+/**
+ * Every breaker name, in the order `evaluateBreakers` checks them and `latchedBreaker` reports
+ * them. `manual` comes first: when an operator halted a strategy, that is what it reports.
+ */
 export const BREAKER_NAMES: readonly BreakerName[] = [
+  BreakerName.manual,
   BreakerName.missingData,
   BreakerName.volatility,
   BreakerName.consecutiveLosses,
@@ -38,6 +47,9 @@ export const BREAKER_NAMES: readonly BreakerName[] = [
   BreakerName.notional,
   BreakerName.priceCollar,
   BreakerName.brokerErrors,
+  BreakerName.position,
+  BreakerName.positionNotional,
+  BreakerName.grossExposure,
 ];
 
 export function isBreakerName(value: unknown): value is BreakerName {
@@ -69,6 +81,16 @@ const fieldSchemas = {
   maxNotional: threshold,
   priceCollarPct: threshold,
   maxBrokerErrors: countThreshold,
+  /** Exposure limits (exposure-limits.ts): |position| per symbol in shares, that × price, Σ over symbols × price. */
+  maxPositionQty: threshold,
+  maxPositionNotional: threshold,
+  maxGrossExposure: threshold,
+  /**
+   * Dead-man switch: once the strategy's runner heartbeat (`runners/{strategyId}`) is older
+   * than this, its intents are refused `runner_stale` and its open orders cancelled once
+   * (reconcile/runner-watch.ts). 0 disables.
+   */
+  maxRunnerSilenceMs: countThreshold,
 };
 
 /**
@@ -88,6 +110,10 @@ export const strategyLimitsSchema = z.strictObject({
   maxNotional: fieldSchemas.maxNotional.optional(),
   priceCollarPct: fieldSchemas.priceCollarPct.optional(),
   maxBrokerErrors: fieldSchemas.maxBrokerErrors.optional(),
+  maxPositionQty: fieldSchemas.maxPositionQty.optional(),
+  maxPositionNotional: fieldSchemas.maxPositionNotional.optional(),
+  maxGrossExposure: fieldSchemas.maxGrossExposure.optional(),
+  maxRunnerSilenceMs: fieldSchemas.maxRunnerSilenceMs.optional(),
 });
 export type StrategyLimits = z.infer<typeof strategyLimitsSchema>;
 
@@ -98,6 +124,8 @@ export type StrategyLimits = z.infer<typeof strategyLimitsSchema>;
 export const breakerLimitsSchema = z
   .strictObject({
     ...fieldSchemas,
+    // Per strategy only (no deploy-time param): absent is off, like 0.
+    maxRunnerSilenceMs: fieldSchemas.maxRunnerSilenceMs.optional(),
     tradingTimeZone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as America/New_York'),
   })
   .superRefine((limits, ctx) => {
@@ -125,6 +153,10 @@ export const DISABLED_LIMITS: BreakerLimits = Object.freeze({
   maxNotional: 0,
   priceCollarPct: 0,
   maxBrokerErrors: 0,
+  maxPositionQty: 0,
+  maxPositionNotional: 0,
+  maxGrossExposure: 0,
+  maxRunnerSilenceMs: 0,
   tradingTimeZone: DEFAULT_TRADING_TIME_ZONE,
 });
 

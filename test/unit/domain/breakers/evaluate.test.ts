@@ -4,6 +4,7 @@ import type { BreakerInput } from '../../../../functions/src/domain/breakers/bre
 import { BREAKERS, evaluateBreakers } from '../../../../functions/src/domain/breakers/index.js';
 import { BREAKER_NAMES, DISABLED_LIMITS } from '../../../../functions/src/domain/breakers/limits.js';
 import type { BreakerLimits } from '../../../../functions/src/domain/breakers/limits.js';
+import { FLAT } from '../../../../functions/src/domain/exposure/exposure.js';
 import type { OrderIntent } from '../../../../functions/src/domain/intent.js';
 import { NOW_MS, alternating, barsFromCloses, closesFromReturns, limitsWith, makeInput, makeIntent } from './fixtures.js';
 
@@ -16,6 +17,8 @@ const everythingBad: BreakerInput = makeInput({
     consecutiveBrokerErrors: 6,
   },
   claimsInLastMinute: 100,
+  // Flat, and this buy of 1000 at 1000 is over every exposure limit below.
+  exposure: { current: { ok: true, exposure: FLAT }, others: [] },
 });
 const allOn: BreakerLimits = limitsWith({
   requireMarketData: true,
@@ -27,11 +30,15 @@ const allOn: BreakerLimits = limitsWith({
   maxNotional: 10_000,
   priceCollarPct: 5,
   maxBrokerErrors: 3,
+  maxPositionQty: 10,
+  maxPositionNotional: 10_000,
+  maxGrossExposure: 10_000,
 });
 
 describe('evaluateBreakers', () => {
   it('checks in the documented order and returns the first trip', () => {
     expect(BREAKER_NAMES).toEqual([
+      'manual',
       'missingData',
       'volatility',
       'consecutiveLosses',
@@ -40,6 +47,9 @@ describe('evaluateBreakers', () => {
       'notional',
       'priceCollar',
       'brokerErrors',
+      'position',
+      'positionNotional',
+      'grossExposure',
     ]);
     // Switch breakers off one by one, in order: the next one in line must be reported.
     const offSwitch: Record<string, Partial<BreakerLimits>> = {
@@ -51,9 +61,14 @@ describe('evaluateBreakers', () => {
       notional: { maxNotional: 0 },
       priceCollar: { priceCollarPct: 0 },
       brokerErrors: { maxBrokerErrors: 0 },
+      position: { maxPositionQty: 0 },
+      positionNotional: { maxPositionNotional: 0 },
+      grossExposure: { maxGrossExposure: 0 },
     };
+    // `manual` is an operator's halt: set and reset by hand, never tripped by an intent.
+    expect(BREAKERS.manual(everythingBad, allOn)).toEqual({ tripped: false });
     let limits: BreakerLimits = allOn;
-    for (const name of BREAKER_NAMES) {
+    for (const name of BREAKER_NAMES.filter((n) => n !== 'manual')) {
       expect(BREAKERS[name](everythingBad, limits).tripped, name).toBe(true);
       const verdict = evaluateBreakers(everythingBad, limits);
       expect(verdict.tripped && verdict.breaker).toBe(name);
@@ -70,7 +85,9 @@ describe('evaluateBreakers', () => {
       qty: 5,
       marketData: { asOf: new Date(NOW_MS - 1_000).toISOString(), bars: barsFromCloses(closes, NOW_MS - 1_000) },
     });
-    expect(evaluateBreakers(makeInput({ intent, claimsInLastMinute: 3 }), allOn)).toEqual({ tripped: false });
+    // Long 2 with nothing pending: buying 5 at 100 stays within every exposure limit.
+    const exposure = { current: { ok: true as const, exposure: { position: 2_000_000_000n, pendingBuy: 0n, pendingSell: 0n } }, others: [] };
+    expect(evaluateBreakers(makeInput({ intent, claimsInLastMinute: 3, exposure }), allOn)).toEqual({ tripped: false });
   });
 
   const intentArb: fc.Arbitrary<OrderIntent> = fc

@@ -27,11 +27,11 @@ function issuePaths(defaults: BreakerLimits, override: unknown): string[] {
 }
 
 describe('breaker names', () => {
-  it('are exactly the eight of the issue, each once', () => {
+  it("are exactly the eight of the breakers issue, the operator's manual halt and the three exposure limits, each once", () => {
     expect([...BREAKER_NAMES].sort()).toEqual(
-      ['brokerErrors', 'consecutiveLosses', 'dailyLoss', 'missingData', 'notional', 'orderRate', 'priceCollar', 'volatility'],
+      ['brokerErrors', 'consecutiveLosses', 'dailyLoss', 'grossExposure', 'manual', 'missingData', 'notional', 'orderRate', 'position', 'positionNotional', 'priceCollar', 'volatility'],
     );
-    expect(new Set(BREAKER_NAMES).size).toBe(8);
+    expect(new Set(BREAKER_NAMES).size).toBe(12);
     expect(Object.values(BreakerName).sort()).toEqual([...BREAKER_NAMES].sort());
     expect(isBreakerName('notional')).toBe(true);
     expect(isBreakerName('Notional')).toBe(false);
@@ -53,6 +53,10 @@ describe('DISABLED_LIMITS', () => {
       maxNotional: 0,
       priceCollarPct: 0,
       maxBrokerErrors: 0,
+      maxPositionQty: 0,
+      maxPositionNotional: 0,
+      maxGrossExposure: 0,
+      maxRunnerSilenceMs: 0,
       tradingTimeZone: 'America/New_York',
     });
     expect(breakerLimitsSchema.safeParse(DISABLED_LIMITS).success).toBe(true);
@@ -85,6 +89,10 @@ describe('resolveLimits', () => {
       maxNotional: 50_000,
       priceCollarPct: 2.5,
       maxBrokerErrors: 3,
+      maxPositionQty: 100,
+      maxPositionNotional: 25_000.5,
+      maxGrossExposure: 100_000,
+      maxRunnerSilenceMs: 30_000,
     };
     expect(strategyLimitsSchema.safeParse(all).success).toBe(true);
     expect(resolvedOrThrow(DISABLED_LIMITS, all)).toEqual({ ...all, tradingTimeZone: 'America/New_York' });
