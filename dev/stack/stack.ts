@@ -14,6 +14,7 @@ import { FunctionProcess, type LogSink } from './function-process.js';
 import { freePort, type StackPorts } from './ports.js';
 import { startPushRelay, type PushRelay, type PushRelayOptions } from './push-relay.js';
 import { every, invokeScheduled, scheduleIntervalMs, type ScheduledJob } from './scheduler.js';
+import * as topics from '../../functions/src/topics.js';
 
 /**
  * The local stack as a library, on the official Firebase Emulator Suite: Firestore, Pub/Sub
@@ -26,8 +27,10 @@ import { every, invokeScheduled, scheduleIntervalMs, type ScheduledJob } from '.
  *   - for each Pub/Sub-triggered function, a PUSH subscription in the Pub/Sub emulator whose
  *     endpoint is the function's URL (functions-framework turns the raw push body into the
  *     CloudEvent; the event id is the message id, kept across redeliveries);
- *   - for Firestore-triggered functions, a listener that delivers Eventarc-style CloudEvents
+ *   - for Firestore-triggered functions, a listener (on the document, or on the collection of
+ *     a pattern such as `submissions/{intentId}`) that delivers Eventarc-style CloudEvents
  *     (./firestore-triggers.ts); a timer per scheduled function (./scheduler.ts);
+ *   - every topic of the data contract (functions/src/topics.ts);
  *   - for demo-* projects, the local operator and viewer users in the Auth emulator;
  *   - optionally the demo strategy, a gRPC interposer between the function processes and the
  *     Firestore emulator (RPC counts, fault injection), and a push relay per Pub/Sub function
@@ -233,6 +236,11 @@ async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
 /** gRPC ALREADY_EXISTS / NOT_FOUND. */
 const grpcCode = (err: unknown): number | undefined => (err as { code?: number }).code;
 
+/** The topic ids of functions/src/topics.ts. */
+export function contractTopics(): string[] {
+  return (Object.values(topics) as unknown[]).filter((v): v is string => typeof v === 'string');
+}
+
 async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
   try {
     await pubsub.createTopic(name);
@@ -365,8 +373,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const functionUrls: Record<string, string> = {};
     for (const [name, p] of processes) functionUrls[name] = p.url;
 
-    // Topics strategies and functions publish to even when no function listens (ops-events).
-    for (const topic of ['order-intents', 'ops-events']) await ensureTopic(pubsub, topic);
+    // Every topic of the data contract (functions/src/topics.ts), as a deploy creates them:
+    // functions publish to some that no function listens to (ops-events, order-updates).
+    for (const topic of contractTopics()) await ensureTopic(pubsub, topic);
 
     const relays: Record<string, PushRelay> = {};
     cleanups.push(async () => {

@@ -5,15 +5,27 @@
  * audits it in `ops/killSwitch/audit/{eventId}`, cancels open orders at the simulator on a
  * halt (one `DELETE /v2/orders`) and tells the runners. A function answering non-2xx is
  * retried with the same event id.
+ *
+ * A pattern (`submissions/{intentId}`, onSubmissionWrite) is delivered from a collection
+ * listener, one CloudEvent per change: an intent published on `order-intents` (executeIntent's
+ * push subscription) is seen on `order-updates` as submitted with its order, then — once the
+ * simulator fills it and syncOrders runs (POSTed as the stack's scheduler does) — filled; each
+ * updateId once after dedupe. `submitting` is seen unless the listener coalesced it with the
+ * submit (a limit of the local stack, dev/stack/firestore-triggers.ts); a deletion is a
+ * `deleted` event that publishes nothing.
  */
 import { Timestamp } from 'firebase-admin/firestore';
+import { clientOrderIdFor } from '../../functions/src/domain/client-order-id.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../dev/stack/stack.js';
+import { ORDER_INTENTS_TOPIC, ORDER_UPDATES_TOPIC } from '../../functions/src/topics.js';
 import { uniqueProjectId } from '../support/emulators.js';
+import { makeIntent } from '../support/intents.js';
+import { collectOrderUpdates } from '../support/order-updates.js';
 
 let stack: LocalStack | undefined;
 
-beforeAll(async () => {
+async function startKillSwitchStack(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   stack = await startLocalStack({
     projectId: uniqueProjectId(),
@@ -25,11 +37,7 @@ beforeAll(async () => {
     // Orders stay open until cancelled, so cancel-all has something to do.
     sim: { fillMode: 'none' },
   });
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-});
+}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -44,6 +52,12 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutM
 const audits = async (s: LocalStack) => (await s.db.collection('ops/killSwitch/audit').get()).docs.map((d) => ({ id: d.id, ...d.data() }) as Record<string, unknown> & { id: string });
 
 describe('Firestore triggers in the local stack', () => {
+  beforeAll(startKillSwitchStack, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+
   it('a hand write to ops/killSwitch is audited by the real function process; a halt cancels all open orders once', async () => {
     const s = stack!;
     const trigger = s.firestoreTriggers.onKillSwitchWrite!;
@@ -118,4 +132,83 @@ describe('Firestore triggers in the local stack', () => {
     });
     expect(audit).toMatchObject({ transition: 'resume', who: 'op-console', reason: 'back' });
   }, 60_000);
+});
+
+describe('a Firestore trigger on a pattern (submissions/{intentId}) in the local stack', () => {
+  let s: LocalStack | undefined;
+  beforeAll(async () => {
+    process.env.METADATA_SERVER_DETECTION ??= 'none';
+    s = await startLocalStack({
+      projectId: uniqueProjectId(),
+      only: ['executeIntent', 'onSubmissionWrite', 'syncOrders'],
+      openKillSwitch: { reason: 'e2e', updatedBy: 'trigger test' },
+      quiet: true,
+      // syncOrders is POSTed by the test, as the stack's scheduler does.
+      schedules: 'off',
+      auth: false,
+      // The order stays open until the test fills it at the simulator.
+      sim: { fillMode: 'none' },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('each change of a submission is one CloudEvent; onSubmissionWrite publishes it on order-updates, each updateId once', async () => {
+    const st = s!;
+    const trigger = st.firestoreTriggers.onSubmissionWrite!;
+    expect(trigger.wired).toBe(true);
+    // The stack created every topic of the contract, order-updates among them.
+    expect((await st.pubsub.topic(ORDER_UPDATES_TOPIC).exists())[0]).toBe(true);
+
+    const intent = makeIntent({ strategyId: `e2e-updates-${Date.now().toString(36)}` });
+    const updates = await collectOrderUpdates(st.pubsub, { name: `e2e-order-updates-${Date.now().toString(36)}`, strategyId: intent.strategyId });
+    try {
+      await st.pubsub.topic(ORDER_INTENTS_TOPIC).publishMessage({ json: intent });
+      const submitted = await waitFor('the submitted update with its order', async () => updates.unique().find((u) => u.message.state === 'submitted' && u.message.order !== null) ?? null, 30_000);
+      expect(submitted.message).toMatchObject({ intentId: intent.intentId, strategyId: intent.strategyId, reason: null, order: { final: false, filledQty: '0' } });
+      expect(submitted.attributes).toMatchObject({ intentId: intent.intentId, strategyId: intent.strategyId, state: 'submitted', orderStatus: submitted.message.order!.status });
+      expect(submitted.updateId).toBe(`${intent.intentId}:1:submitted:${submitted.message.order!.status}:0`);
+
+      // The trigger's events name the document; firebase-functions read the intentId from it.
+      // (Delivered independently: the submitted one may have been answered first.)
+      const events = await waitFor('every event of the record delivered', async () => {
+        const mine = trigger.deliveries().filter((d) => d.document === `submissions/${intent.intentId}`);
+        return mine.length > 0 && mine.every((d) => d.state === 'delivered') ? mine : null;
+      });
+      expect(events[0]).toMatchObject({ kind: 'created', state: 'delivered' });
+      expect(events.slice(1).every((d) => d.kind === 'updated')).toBe(true);
+
+      // Filled at the broker; syncOrders follows it into the record, and the change is published.
+      const order = st.sim.orders().find((o) => o.client_order_id === clientOrderIdFor(intent.intentId))!;
+      st.sim.fill(order.id, { price: 101.5 });
+      const filled = await waitFor('the filled update', async () => {
+        expect(await st.invokeScheduled('syncOrders')).toBeLessThan(300);
+        return updates.unique().find((u) => u.message.order?.status === 'filled') ?? null;
+      }, 30_000);
+      expect(filled.message).toMatchObject({ state: 'submitted', order: { status: 'filled', filledQty: '1', filledAvgPrice: '101.5', final: true } });
+      expect(filled.updateId).toBe(`${intent.intentId}:1:submitted:filled:1`);
+
+      // Let late repeats arrive, then: one entry per change (messages are not ordered).
+      await new Promise((r) => setTimeout(r, 1_500));
+      const unique = updates.unique();
+      const seen = unique.map((u) => u.updateId).sort();
+      const submittingId = `${intent.intentId}:1:submitting:-:-`;
+      // `submitting` may have been coalesced with the submit by the listener (see the header).
+      const expected = [submittingId, submitted.updateId, filled.updateId].filter((id) => id !== submittingId || seen.includes(id)).sort();
+      expect(seen).toEqual(expected);
+      const submitting = unique.find((u) => u.updateId === submittingId);
+      if (submitting) expect(submitting.message).toMatchObject({ state: 'submitting', order: null });
+
+      // A deletion is a `deleted` event (no after): delivered, nothing published.
+      const before = updates.all().length;
+      await st.db.doc(`submissions/${intent.intentId}`).delete();
+      const deleted = await waitFor('the deleted event', async () => trigger.deliveries().find((d) => d.document === `submissions/${intent.intentId}` && d.kind === 'deleted' && d.state === 'delivered') ?? null);
+      expect(deleted.attempts).toBe(1);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(updates.all().length).toBe(before);
+    } finally {
+      await updates.stop();
+    }
+  }, 90_000);
 });
