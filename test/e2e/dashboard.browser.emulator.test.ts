@@ -192,6 +192,61 @@ describe.skipIf(!haveChromium)('ops dashboard in chromium against the local stac
     await page.close();
   }, 60_000);
 
+  it('operator halts one strategy with its button (breaker manual), resets it; switches to reduce-only and back', async () => {
+    const s = stack!;
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } });
+    try {
+      await signIn(page, s.auth!.operator.email, s.auth!.operator.password);
+      const banner = page.locator('#banner-state');
+      await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toBe('ACTIVE');
+
+      // A halt button per strategy, next to the breakers; a reason is required.
+      const haltButton = page.getByRole('button', { name: 'Halt strategy momentum-1' });
+      await expect.poll(() => haltButton.count(), { timeout: 10_000 }).toBe(1);
+      await haltButton.click();
+      expect(await page.evaluate<boolean>("document.getElementById('halt-strategy-momentum-1').validity.valueMissing")).toBe(true);
+      await page.locator('#halt-strategy-momentum-1').fill('browser drill: momentum-1 misbehaves');
+      const asked = new Promise<string>((resolve) => page.once('dialog', (d) => (resolve(d.message()), void d.accept())));
+      await haltButton.click();
+      expect(await asked).toContain('Halt strategy momentum-1');
+      await expect.poll(() => page.locator('#message').textContent(), { timeout: 10_000 }).toContain('Strategy momentum-1 halted');
+      expect((await s.db.doc('strategies/momentum-1').get()).get('breakers.manual')).toMatchObject({ by: s.auth!.operator.uid, reason: 'browser drill: momentum-1 misbehaves' });
+      await expect.poll(() => page.locator('text=HALTED by operator').count(), { timeout: 10_000 }).toBe(1);
+
+      // Its intents are refused breaker:manual; the trading banner is untouched.
+      const refused = makeIntent({ strategyId: 'momentum-1', symbol: 'AAPL', qty: 1 });
+      await publishIntent(refused, { topic: 'order-intents', pubsub: pubsub! });
+      const record = await waitFor('the refused record', async () => {
+        const snap = await s.db.doc(`submissions/${refused.intentId}`).get();
+        return snap.exists ? snap.data()! : null;
+      });
+      expect(record).toMatchObject({ state: 'refused', reason: 'breaker:manual' });
+      expect(await banner.textContent()).toBe('ACTIVE');
+
+      // Reset the same way as any breaker.
+      await page.locator('#reset-momentum-1-manual').fill('drill over');
+      await page.getByRole('button', { name: 'Reset breaker manual of momentum-1' }).click();
+      await expect.poll(() => page.locator('#message').textContent(), { timeout: 10_000 }).toContain('Breaker manual of momentum-1 cleared');
+      expect((await s.db.doc('strategies/momentum-1').get()).get('breakers')).toEqual({});
+
+      // Reduce-only: the banner shows the posture, resume ends it.
+      await page.locator('#reduce-reason').fill('wind down before the close');
+      page.once('dialog', (d) => void d.accept());
+      await page.locator('#reduce-button').click();
+      await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toBe('REDUCE-ONLY');
+      expect(await page.locator('#banner').getAttribute('data-posture')).toBe('reduce_only');
+      expect((await s.db.doc('ops/killSwitch').get()).data()).toMatchObject({ halted: false, reduceOnly: true, updatedBy: s.auth!.operator.uid });
+      await page.locator('#resume-reason').fill('normal trading');
+      await page.locator('#resume-force').check();
+      page.once('dialog', (d) => void d.accept());
+      await page.locator('#resume-button').click();
+      await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toBe('ACTIVE');
+      expect((await s.db.doc('ops/killSwitch').get()).get('reduceOnly')).toBeUndefined();
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
   it('a viewer may look but not halt', async () => {
     const s = stack!;
     const page = await browser!.newPage();

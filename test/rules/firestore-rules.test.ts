@@ -96,4 +96,38 @@ describe('firestore.rules', () => {
     await assertFails(validHalt(operator(), 'otto', { forced: true }));
     await assertFails(validHalt(operator(), 'otto', { updatedAt: new Date(0) }));
   });
+
+  it('the reduce-only posture: reduceOnly is allowed as a boolean only', async () => {
+    await assertSucceeds(validHalt(operator(), 'otto', { halted: false, reduceOnly: true }));
+    await assertSucceeds(validHalt(operator(), 'otto', { halted: false, reduceOnly: false }));
+    await assertFails(validHalt(operator(), 'otto', { halted: false, reduceOnly: 'yes' }));
+    await assertFails(validHalt(operator(), 'otto', { halted: false, reduceOnly: null }));
+    await assertFails(validHalt(viewer(), 'vera', { halted: false, reduceOnly: true }));
+  });
+
+  const validSymbolHalt = (db: ClientDb, uid: string, id = 'AAPL', extra: Record<string, unknown> = {}) =>
+    setDoc(doc(db as unknown as Firestore, `symbolHalts/${id}`), { halted: true, symbol: 'AAPL', reason: 'news', updatedBy: uid, updatedAt: serverTimestamp(), ...extra });
+
+  it('symbolHalts: viewers read; only an operator writes, the way ops/killSwitch is written; no deletes, no audit access', async () => {
+    await assertSucceeds(validSymbolHalt(operator(), 'otto'));
+    await assertSucceeds(validSymbolHalt(operator(), 'otto', 'AAPL', { halted: false }));
+    await assertSucceeds(validSymbolHalt(operator(), 'otto', 'BTC_USD', { symbol: 'BTC/USD' }));
+    await assertSucceeds(viewer().doc('symbolHalts/AAPL').get());
+    await assertFails(nobody().doc('symbolHalts/AAPL').get());
+    await assertFails(anon().doc('symbolHalts/AAPL').get());
+    await assertFails(validSymbolHalt(viewer(), 'vera', 'MSFT'));
+    await assertFails(validSymbolHalt(nobody(), 'nora', 'MSFT'));
+    await assertFails(validSymbolHalt(operator(), 'someone-else', 'MSFT'));
+    await assertFails(validSymbolHalt(operator(), 'otto', 'MSFT', { halted: 'true' }));
+    await assertFails(validSymbolHalt(operator(), 'otto', 'MSFT', { reason: ' ' }));
+    await assertFails(validSymbolHalt(operator(), 'otto', 'MSFT', { via: 'console' }));
+    await assertFails(validSymbolHalt(operator(), 'otto', 'MSFT', { updatedAt: new Date(0) }));
+    await assertFails(validSymbolHalt(operator(), 'otto', 'MSFT', { symbol: 5 }));
+    await assertFails(operator().doc('symbolHalts/AAPL').delete());
+    await assertFails(operator().doc('symbolHalts/AAPL/audit/a1').get());
+    await assertFails(operator().doc('symbolHalts/AAPL/audit/a1').set({ who: 'otto' }));
+    // Functions-only fields stay functions-only: strategies (breakers.manual, runnerWatch) are not client-writable.
+    await assertFails(operator().doc('strategies/s1').set({ breakers: { manual: { tripped: true } } }, { merge: true }));
+    await assertFails(operator().doc('runners/s1').get());
+  });
 });

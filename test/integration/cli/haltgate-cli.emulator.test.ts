@@ -140,6 +140,57 @@ describe('haltgate CLI against the local stack', () => {
     expect(audit.docs[0]!.data()).toMatchObject({ who: 'dave', why: 'new day' });
   });
 
+  it('strategy-halt latches breaker manual (who, why, audited); reset-breaker <s> manual undoes it; status shows it', async () => {
+    const h = await haltgate(['strategy-halt', 's2', '--reason', 'runaway', '--as', 'erin', '--json', ...P]);
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout)).toMatchObject({ ok: true, outcome: 'halted', changed: true, breaker: 'manual', by: 'erin', reason: 'runaway' });
+    expect((await b.db.doc('strategies/s2').get()).get('breakers.manual')).toMatchObject({ breaker: 'manual', by: 'erin', reason: 'runaway' });
+    const status = await haltgate(['status', ...P]);
+    expect(status.stdout).toMatch(/strategy s2: manual TRIPPED/);
+    const again = await haltgate(['strategy-halt', 's2', '--reason', 'other', ...P]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already halted by erin');
+    expect((await haltgate(['strategy-halt', '--reason', 'x', ...P])).code).toBe(2);
+    expect((await haltgate(['strategy-halt', 's2', ...P])).code).toBe(2);
+    const reset = await haltgate(['reset-breaker', 's2', 'manual', '--reason', 'fixed', '--as', 'erin', ...P]);
+    expect(reset.code).toBe(0);
+    expect((await b.db.doc('strategies/s2').get()).get('breakers')).toEqual({});
+  });
+
+  it('symbol-halt / symbol-resume write symbolHalts/{symbol} (audited); status lists halted symbols', async () => {
+    const h = await haltgate(['symbol-halt', 'BTC/USD', '--reason', 'exchange down', '--as', 'fay', '--json', ...P]);
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout)).toMatchObject({ ok: true, symbol: 'BTC/USD', halted: true, changed: true });
+    expect((await b.db.doc('symbolHalts/BTC_USD').get()).data()).toMatchObject({ halted: true, reason: 'exchange down', updatedBy: 'fay', via: 'cli' });
+    expect((await b.db.collection('symbolHalts/BTC_USD/audit').get()).docs[0]!.data()).toMatchObject({ action: 'halt_symbol', who: 'fay' });
+    const status = await haltgate(['status', '--json', ...P]);
+    expect(opsStatusSchema.parse(JSON.parse(status.stdout)).symbolHalts).toEqual([expect.objectContaining({ symbol: 'BTC/USD', reason: 'exchange down' })]);
+    expect((await haltgate(['status', ...P])).stdout).toContain('symbols halted BTC/USD (exchange down by fay)');
+    const r = await haltgate(['symbol-resume', 'BTC/USD', '--reason', 'back', ...P]);
+    expect(r.code).toBe(0);
+    expect((await b.db.doc('symbolHalts/BTC_USD').get()).get('halted')).toBe(false);
+    expect((await haltgate(['symbol-halt', 'btc', '--reason', 'x', ...P])).code).toBe(2);
+  });
+
+  it('reduce-only sets the posture (status REDUCE-ONLY); resume clears it; from halted it needs the preconditions or --force', async () => {
+    await haltgate(['resume', '--reason', 'open', '--force', ...P]);
+    const ro = await haltgate(['reduce-only', '--reason', 'wind down', '--as', 'gil', '--json', ...P]);
+    expect(ro.code).toBe(0);
+    expect(JSON.parse(ro.stdout)).toMatchObject({ ok: true, reduceOnly: true, changed: true });
+    expect((await b.db.doc('ops/killSwitch').get()).data()).toMatchObject({ halted: false, reduceOnly: true, updatedBy: 'gil' });
+    expect((await haltgate(['status', ...P])).stdout).toMatch(/^REDUCE-ONLY {2}wind down/);
+    await haltgate(['resume', '--reason', 'normal', '--force', ...P]);
+    expect((await b.db.doc('ops/killSwitch').get()).get('reduceOnly')).toBeUndefined();
+
+    await haltgate(['halt', '--reason', 'x', ...P]);
+    await b.db.doc('submissions/stuck2').set({ intentId: 'stuck2', state: 'unknown', updatedAt: Timestamp.fromMillis(Date.now() - 3_600_000) });
+    const refused = await haltgate(['reduce-only', '--reason', 'partial', ...P]);
+    expect(refused.code).toBe(3);
+    expect((await b.db.doc('ops/killSwitch').get()).get('halted')).toBe(true);
+    expect((await haltgate(['reduce-only', '--reason', 'partial', '--force', ...P])).code).toBe(0);
+    expect((await b.db.doc('ops/killSwitch').get()).data()).toMatchObject({ halted: false, reduceOnly: true, forced: true });
+  });
+
   it('reset-breaker refuses an untripped one with exit 3, and leaves no lock behind', async () => {
     // In a project of its own: a lock left on strategies/s1 would also block clearing the
     // file's project for the tests after this one.
