@@ -14,6 +14,10 @@
  *   the emulator serves it at.
  * - Redelivery (firebase-tools has none): of `retry: true` Pub/Sub functions
  *   (./redelivery.ts), and of onKillSwitchWrite's events (./halt-trigger-redelivery.ts).
+ *   onSubmissionWrite (`submissions/{intentId}`) is delivered by firebase-tools itself, once
+ *   per write; a delivery whose order-updates publish fails is not redelivered (a gap, said
+ *   in the README).
+ * - syncOrders, like every onSchedule function, is POSTed on its cadence (below).
  * - The topics of the data contract (functions/src/topics.ts), as a deploy creates them.
  * - A bounded FUNCTIONS_EMULATOR_PARALLEL (see DEFAULT_FUNCTIONS_PARALLEL).
  *

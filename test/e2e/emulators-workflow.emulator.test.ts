@@ -4,7 +4,8 @@
  * Alpaca simulator (paper mode), and what ./dev/emulators adds for the emulator's gaps
  * (schedules, redelivery). Driven only as a user drives it: the real @google-cloud/pubsub
  * client publishing to `order-intents`, firebase-admin reading and writing Firestore, the
- * simulator's orders read through its API.
+ * simulator's orders read through its API; what strategies receive read from a subscription
+ * to `order-updates`.
  *
  * It runs at a port offset of its own (the suite `npm test` runs sits at
  * HALTGATE_EMULATOR_PORT_OFFSET), and leaves the work tree as it found it: no
@@ -22,7 +23,9 @@ import { generatedConfigPath, readEmulatorParams, workflowPorts } from '../../de
 import { busyPorts, startEmulatorsWorkflow, workflowFirestore, type EmulatorsWorkflow } from '../../dev/emulators/workflow.js';
 import { clientOrderIdFor } from '../../functions/src/domain/client-order-id.js';
 import type { OrderIntent } from '../../functions/src/domain/intent.js';
+import { ORDER_UPDATES_TOPIC } from '../../functions/src/topics.js';
 import { makeIntent } from '../support/intents.js';
+import { collectOrderUpdates } from '../support/order-updates.js';
 
 const PROJECT_ID = 'demo-haltgate-workflow';
 /** Files the workflow must not create or touch in the work tree. */
@@ -138,14 +141,25 @@ async function setKillSwitch(data: Record<string, unknown> | null) {
 }
 
 describe('npm run emulators: firebase-tools functions emulator, paper mode against the simulator', () => {
-  it('loads all five functions, runs the schedules, and points the broker at the simulator', async () => {
+  it('loads all seven functions, runs the schedules, and points the broker at the simulator', async () => {
     const w = wf!;
-    expect(w.functions.map((f) => f.name).sort()).toEqual(['executeIntent', 'onKillSwitchWrite', 'ops', 'reconcileSubmissions', 'syncFills']);
+    expect(w.functions.map((f) => f.name).sort()).toEqual([
+      'executeIntent',
+      'onKillSwitchWrite',
+      'onSubmissionWrite',
+      'ops',
+      'reconcileSubmissions',
+      'syncFills',
+      'syncOrders',
+    ]);
+    // Every topic of the contract exists, order-updates among them (a deploy creates them).
+    for (const name of ['order-intents', 'ops-events', ORDER_UPDATES_TOPIC]) expect((await pubsub.topic(name).exists())[0], name).toBe(true);
     expect(w.params.EXECUTION_MODE).toBe('paper');
     expect(w.params.ALPACA_BASE_URL).toBe(w.simulator.url);
     // reconcileSubmissions records each run in ops/reconciler: it ran on its schedule.
     await waitFor('a scheduled reconcileSubmissions run', async () => (await db.doc('ops/reconciler').get()).exists, 60_000);
     await waitFor('a scheduled syncFills run', async () => (w.scheduleRuns().syncFills?.['200'] ?? 0) > 0, 60_000);
+    await waitFor('a scheduled syncOrders run', async () => (w.scheduleRuns().syncOrders?.['200'] ?? 0) > 0, 60_000);
   }, 90_000);
 
   it('refuses while ops/killSwitch is missing, and while it is malformed', async () => {
@@ -173,6 +187,37 @@ describe('npm run emulators: firebase-tools functions emulator, paper mode again
     const orders = ordersFor([intent]);
     expect(orders).toHaveLength(1);
     expect(r.brokerOrderId).toBe(orders[0]!.id);
+  }, 150_000);
+
+  it('an intent is followed on order-updates: submitting, submitted with its order, then filled (onSubmissionWrite natively, syncOrders on its schedule)', async () => {
+    const intent = makeIntent({ strategyId: `wf-updates-${Date.now().toString(36)}` });
+    const updates = await collectOrderUpdates(pubsub, { name: `wf-order-updates-${Date.now().toString(36)}`, strategyId: intent.strategyId });
+    try {
+      await publish(intent);
+      const r = await terminalRecord(intent.intentId);
+      expect(r.state).toBe('submitted');
+      const submitted = await waitFor('the submitted update with its order', async () => updates.unique().find((u) => u.message.state === 'submitted' && u.message.order !== null), 30_000);
+      expect(submitted.message).toMatchObject({ intentId: intent.intentId, reason: null, order: { final: false, filledQty: '0' } });
+      expect(submitted.attributes).toMatchObject({ intentId: intent.intentId, strategyId: intent.strategyId, state: 'submitted', orderStatus: submitted.message.order!.status });
+      await redeliveryIdle();
+      const [order] = ordersFor([intent]);
+      wf!.simulator.fill(order!.id, { price: 99.25 });
+      // syncOrders runs every 5 s here (POSTed by the workflow, as Cloud Scheduler would).
+      const filled = await waitFor('the filled update', async () => updates.unique().find((u) => u.message.order?.status === 'filled'), 60_000);
+      expect(filled.message).toMatchObject({ state: 'submitted', order: { status: 'filled', filledQty: '1', filledAvgPrice: '99.25', final: true } });
+      expect(filled.updateId).toBe(`${intent.intentId}:1:submitted:filled:1`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // After dedupe by updateId: one entry per change. firebase-tools delivers every write, so
+      // `submitting` is there; between the submit and the fill syncOrders may have seen the
+      // order move on while still open (e.g. accepted → new).
+      const ids = updates.unique().map((u) => u.updateId);
+      expect(ids).toContain(`${intent.intentId}:1:submitting:-:-`);
+      expect(ids).toContain(submitted.updateId);
+      const others = ids.filter((id) => ![`${intent.intentId}:1:submitting:-:-`, submitted.updateId, filled.updateId].includes(id));
+      for (const id of others) expect(id).toMatch(new RegExp(`^${intent.intentId}:1:submitted:(new|accepted|pending_new):0$`));
+    } finally {
+      await updates.stop();
+    }
   }, 150_000);
 
   it('a burst of 60 intents, each published 3 times, settles with exactly 60 orders', async () => {
