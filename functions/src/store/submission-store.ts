@@ -1,4 +1,4 @@
-import { FieldValue, type DocumentData, type Firestore } from 'firebase-admin/firestore';
+import { FieldValue, type DocumentData, type Firestore, type Timestamp } from 'firebase-admin/firestore';
 import type { BreakerLimits } from '../domain/breakers/limits.js';
 import { parseStrategyStats, type BrokerOutcomeLike } from '../domain/breakers/stats.js';
 import { decideClaim, type ClaimDecision, type ClaimInput } from '../domain/claim-decision.js';
@@ -8,11 +8,12 @@ import { decideKillSwitch } from '../domain/kill-switch.js';
 import { applyOutcome, type OutcomeUpdate, type OutcomeWrite } from '../domain/outcome.js';
 import { pendingRelease, tracksExposure } from '../domain/exposure/pending-release.js';
 import { RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
-import { RefusalReason, type SubmissionState } from '../domain/submission.js';
+import { RefusalReason, type SubmissionRecord, type SubmissionState } from '../domain/submission.js';
 import { decideSymbolHalt, SYMBOL_HALTS, symbolHaltDocId } from '../domain/symbol-halt.js';
 import { StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
+import { captureCommit, type CommitCapture } from './commit-results.js';
 import { exposureRef, readStrategyExposures, releasedExposureDocument } from './exposure-store.js';
 import { allowAllStrategies, type StrategyGate } from './strategy-gate.js';
 import { recordBrokerOutcomeStats, type BrokerOutcomeStatsWrite } from './strategy-stats-store.js';
@@ -61,6 +62,11 @@ export interface SubmissionStore {
    */
   recordBrokerOutcome(strategyId: string, outcome: BrokerOutcomeLike, streakAtClaim?: number | null): Promise<BrokerOutcomeStatsWrite>;
 }
+
+/** gRPC FAILED_PRECONDITION: a `lastUpdateTime` precondition did not hold. */
+const GRPC_FAILED_PRECONDITION = 9;
+/** Claims of this instance remembered until their outcome (far above any instance's concurrency). */
+export const MAX_OWN_CLAIMS = 10_000;
 
 /** The claim decision, plus the strategy's broker-error streak as the transaction read it. */
 export type StoreClaimDecision = ClaimDecision & { strategyBrokerErrors: number | null };
@@ -117,13 +123,26 @@ export function createFirestoreSubmissionStore(
   const strategyGate = opts.strategyGate ?? allowAllStrategies;
   const killSwitchRef = db.doc(KILL_SWITCH_PATH);
   const ledgerRef = db.doc(FILLS_CURSOR_PATH);
+  // This instance's own claims, until their outcome: the claimed record and the update time
+  // its claim commit gave it. The outcome then is one write with a precondition on that time
+  // (no read): it applies only while the record is still exactly what this claim wrote, and
+  // fails cleanly when a reconciler (or a later attempt) moved it on. Bounded: a claim whose
+  // outcome never comes (the invocation died) just falls out.
+  const ownClaims = new Map<string, { attempt: number; record: SubmissionRecord; updateTime: Timestamp }>();
+  const remember = (record: SubmissionRecord, updateTime: Timestamp) => {
+    ownClaims.delete(record.intentId);
+    ownClaims.set(record.intentId, { attempt: record.attempts, record, updateTime });
+    if (ownClaims.size > MAX_OWN_CLAIMS) ownClaims.delete(ownClaims.keys().next().value as string);
+  };
 
   return {
     async claimSubmission(request) {
       const submissionRef = db.collection(SUBMISSIONS).doc(request.intent.intentId);
       const strategyRef = db.collection(STRATEGIES).doc(request.intent.strategyId);
       try {
-        return await db.runTransaction(async (tx) => {
+        let commit: CommitCapture | null = null;
+        const decided = await db.runTransaction(async (tx) => {
+          commit = captureCommit(tx);
           // All four in one read, inside the transaction: the kill switch is read where the
           // claim commits, so no claim can commit after a halt commits (G2). The fills ledger's
           // sync state rides along in the same BatchGetDocuments (no extra round trip): the
@@ -225,6 +244,10 @@ export function createFirestoreSubmissionStore(
           }
           return { ...decision, strategyBrokerErrors: brokerErrorStreak(strategySnap?.exists ? strategySnap.data() : undefined) };
         });
+        // The record is the claim commit's first write (tx.set(submissionRef) comes first).
+        const written = (commit as CommitCapture | null)?.updateTime(0);
+        if (decided.kind === 'claim' && written) remember(decided.record, written);
+        return decided;
       } catch (err) {
         throw new StoreUnavailableError('claimSubmission', err);
       }
@@ -232,6 +255,21 @@ export function createFirestoreSubmissionStore(
 
     async recordOutcome(intentId, expect, update) {
       const ref = db.collection(SUBMISSIONS).doc(intentId);
+      const own = ownClaims.get(intentId);
+      ownClaims.delete(intentId);
+      if (own !== undefined && own.attempt === expect.attempt) {
+        const outcome = applyOutcome(own.record, expect, update, clock.now());
+        // An outcome that releases pending exposure reads the exposure: the transaction below.
+        if (outcome.applied && pendingRelease(own.record, outcome.record) === null) {
+          try {
+            await ref.update(recordToDocument(outcome.record), { lastUpdateTime: own.updateTime });
+            return { applied: true, record: outcome.record };
+          } catch (err) {
+            // Moved on since the claim: the transaction reads what it is now and says why.
+            if ((err as { code?: unknown }).code !== GRPC_FAILED_PRECONDITION) throw new StoreUnavailableError('recordOutcome', err);
+          }
+        }
+      }
       try {
         return await db.runTransaction(async (tx): Promise<OutcomeWrite> => {
           const snap = await tx.get(ref);

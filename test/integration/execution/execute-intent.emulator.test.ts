@@ -63,14 +63,21 @@ describe('executeIntent: the happy path', () => {
 });
 
 describe('Firestore round trips', () => {
-  // Counted at the gRPC interposer in front of the emulator. The floor is 3 (transactional
-  // read, commit, outcome write); the outcome write is a transaction too (read + commit) so
-  // that it never overwrites a record a reconciler settled meanwhile.
-  it('an accepted order costs 4 round trips; a refused intent 2', async () => {
+  // Counted at the gRPC interposer in front of the emulator. The floor: the claim's
+  // transactional read and commit, and the outcome — one write with a precondition on the
+  // update time the claim commit gave the record, so it never overwrites a record a reconciler
+  // moved on meanwhile (the outcome tests in handle-execute-intent.emulator.test.ts).
+  it('an accepted order costs 3 round trips; a refused intent 2', async () => {
     await deliver(pubsubCloudEvent(makeIntent())); // warm-up: channel set-up is not per order
     b.interposer.stats.reset();
-    await deliver(pubsubCloudEvent(makeIntent()));
-    expect(b.interposer.stats.counts()).toEqual({ BatchGetDocuments: 2, Commit: 2 });
+    const intent = makeIntent();
+    await deliver(pubsubCloudEvent(intent));
+    expect(b.interposer.stats.counts()).toEqual({ BatchGetDocuments: 1, Commit: 2 });
+    // The outcome commit was not transactional, and carried the claim commit's time as its precondition.
+    const [claim, outcome, ...more] = b.interposer.commits.writing(`submissions/${intent.intentId}`);
+    expect(more).toEqual([]);
+    expect([claim?.transactional, outcome?.transactional]).toEqual([true, false]);
+    expect((await record(intent.intentId))!.state).toBe('submitted');
 
     await b.db.doc('ops/killSwitch').set({ halted: true, reason: 'test' });
     b.interposer.stats.reset();
