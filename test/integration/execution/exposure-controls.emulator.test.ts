@@ -162,7 +162,7 @@ describe('per-symbol halt', () => {
 describe('dead-man switch (refusal)', () => {
   it('with limits.maxRunnerSilenceMs, a strategy whose runner is silent is refused runner_stale', async () => {
     await limits({ maxRunnerSilenceMs: 30_000 });
-    expect(await send({})).toMatchObject({ state: 'refused', reason: 'runner_stale', detail: expect.stringContaining('no heartbeat') });
+    expect(await send({})).toMatchObject({ state: 'refused', reason: 'runner_stale', detail: expect.stringContaining('no runner heartbeat') });
     await b.db.doc(`runners/${S}`).set({ runnerId: S, state: 'running', lastSeenAt: FieldValue.serverTimestamp() });
     expect((await send({})).state).toBe('submitted');
     await b.db.doc(`runners/${S}`).set({ runnerId: S, state: 'running', lastSeenAt: Timestamp.fromMillis(Date.now() - 60_000) });
