@@ -4,7 +4,7 @@ import { breakerRefusalReason } from '../domain/breakers/breaker.js';
 import { evaluateBreakers } from '../domain/breakers/index.js';
 import { resolveLimits, type BreakerLimits } from '../domain/breakers/limits.js';
 import { ORDER_RATE_WINDOW_MS } from '../domain/breakers/order-rate.js';
-import { EMPTY_BREAKER_STATE, latchedBreaker, latchTrip, parseBreakerState, serializeBreakerState, type BreakerState } from '../domain/breakers/state.js';
+import { describeLatchedTrip, EMPTY_BREAKER_STATE, latchedBreaker, latchTrip, parseBreakerState, serializeBreakerState, type BreakerState } from '../domain/breakers/state.js';
 import { emptyStrategyStats, parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
 import type { ClaimInput } from '../domain/claim-decision.js';
 import type { OrderIntent } from '../domain/intent.js';
@@ -129,11 +129,7 @@ export const breakerGate: StrategyGate = async (input) => {
   // A latched breaker refuses without evaluating anything: only an operator's reset ends it.
   const latched = latchedBreaker(parsed.state);
   if (latched !== null) {
-    return refuse(
-      breakerRefusalReason(latched.breaker),
-      `breaker ${latched.breaker} latched since ${new Date(latched.trippedAt).toISOString()} by intent ${latched.intentId} ` +
-        `(value ${latched.value ?? 'unmeasurable'}, threshold ${latched.threshold}): ${latched.detail}; an operator must reset it`,
-    );
+    return refuse(breakerRefusalReason(latched.breaker), describeLatchedTrip(latched));
   }
 
   if (input.breakerDefaults === null) return refuse(RefusalReason.config_invalid, 'breaker defaults (CB_* params) are not available');

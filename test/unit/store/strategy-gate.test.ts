@@ -82,6 +82,13 @@ describe('breakerGate', () => {
     expect(i.counted).toEqual([]);
   });
 
+  it("an operator's manual halt refuses with who and why (it has no intent)", async () => {
+    const manual = { tripped: true, breaker: 'manual', reason: 'runaway', detail: 'runaway', by: 'ops@example.com', trippedAt: NOW - 1000 };
+    const r = await breakerGate(input({ strategyData: { breakers: { manual } } }));
+    expect(r.verdict).toMatchObject({ ok: false, reason: 'breaker:manual' });
+    if (!r.verdict.ok) expect(r.verdict.detail).toMatch(/^strategy halted by ops@example.com since .*: runaway/);
+  });
+
   it.each([{ maxNotional: -5 }, { maxNotonal: 5 }, null, 'x'])('invalid override %j refuses with config_invalid', async (limits) => {
     const r = await breakerGate(input({ strategyData: { limits } }));
     expect(r.verdict).toMatchObject({ ok: false, reason: 'config_invalid' });
