@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { orderUpdateMessageSchema, type OrderUpdateMessage } from '../../functions/src/domain/order-lifecycle.js';
 import { ORDER_UPDATES_TOPIC } from '../../functions/src/topics.js';
@@ -43,7 +42,7 @@ export async function followOrders(opts: FollowOrdersOptions, onUpdate: (update:
   if (signal.aborted) return;
   const remember = opts.rememberIds ?? 10_000;
   const temporary = opts.subscription === undefined;
-  const name = opts.subscription ?? `order-updates-${strategyId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 150)}-${randomBytes(4).toString('hex')}`;
+  const name = opts.subscription ?? `order-updates-${strategyId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 150)}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
 
   let sub: Subscription = pubsub.subscription(name);
   const [exists] = await sub.exists();
