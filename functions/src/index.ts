@@ -27,7 +27,7 @@ import { onSchedule } from 'firebase-functions/v2/scheduler';
 import { loadReconcileConfig } from './config.js';
 import { handleReconcileSubmissions, RECONCILE_TIMEOUT_SECONDS } from './reconcile/handle-reconcile.js';
 import { createFirestoreReconcileStore } from './store/reconcile-store.js';
-import { PubSub } from '@google-cloud/pubsub';
+import type { PubSub } from '@google-cloud/pubsub';
 import { getAuth } from 'firebase-admin/auth';
 import { onDocumentWritten } from 'firebase-functions/v2/firestore';
 import { onRequest } from 'firebase-functions/v2/https';
@@ -316,7 +316,7 @@ export const onSubmissionWrite = onDocumentWritten(
     withInstanceReport('onSubmissionWrite', () =>
       settleEvent(event.id, () =>
         handleSubmissionWrite(
-          { publish: (message, attributes) => pubsubOrderUpdatePublisher((pubsub ??= new PubSub()))(message, attributes), log: cloudEventLogger },
+          { publish: async (message, attributes) => pubsubOrderUpdatePublisher(await pubsubClient())(message, attributes), log: cloudEventLogger },
           {
             eventId: event.id,
             before: event.data?.before?.exists ? event.data.before.data() : undefined,
@@ -357,7 +357,22 @@ export const ops = onRequest({ invoker: 'public', timeoutSeconds: 30 }, (req, re
   ),
 );
 
-let pubsub: PubSub | undefined;
+let pubsub: Promise<PubSub> | undefined;
+/**
+ * The Pub/Sub client, loaded on first use: @google-cloud/pubsub is the heaviest import of this
+ * module and only the Firestore-triggered functions publish, so executeIntent's cold start (every
+ * function loads this whole module) does not pay for it. A failed load is retried next time.
+ */
+function pubsubClient(): Promise<PubSub> {
+  pubsub ??= import('@google-cloud/pubsub').then(
+    ({ PubSub: Client }) => new Client(),
+    (err: unknown) => {
+      pubsub = undefined;
+      throw err;
+    },
+  );
+  return pubsub;
+}
 
 /** Audits every change of ops/killSwitch; on a halt cancels open orders and tells the runners. */
 export const onKillSwitchWrite = onDocumentWritten(
@@ -382,7 +397,7 @@ export const onKillSwitchWrite = onDocumentWritten(
               mode === 'paper' || mode === 'live'
                 ? cancelHaltgateOpenOrders({ db: db(), broker: brokerFor(config as RuntimeConfig, mode), timeoutMs: brokerTimeoutMs })
                 : Promise.resolve({ kind: 'done', results: [] }),
-            publishOpsEvent: (e) => pubsubOpsEventPublisher((pubsub ??= new PubSub()))(e),
+            publishOpsEvent: async (e) => pubsubOpsEventPublisher(await pubsubClient())(e),
             cancelOpenOrdersOnHalt: haltCancelsOpenOrders(process.env),
             clock: systemClock,
             log: cloudEventLogger,
