@@ -1,6 +1,6 @@
-import type { Firestore } from 'firebase-admin/firestore';
+import type { DocumentData, Firestore } from 'firebase-admin/firestore';
 import { isBreakerName, BREAKER_NAMES, type BreakerName } from '../domain/breakers/limits.js';
-import { latchManualTrip, MAX_MANUAL_REASON, parseBreakerState, resetBreaker as clearTrip, serializeBreakerState, type LatchedTrip, type ManualTrip } from '../domain/breakers/state.js';
+import { latchManualTrip, MAX_MANUAL_REASON, parseBreakerState, resetBreaker as clearTrip, serializeBreakerState, type BreakerState, type LatchedTrip, type ManualTrip } from '../domain/breakers/state.js';
 import { parseStrategyStats, type StrategyStats } from '../domain/breakers/stats.js';
 import type { Clock } from '../domain/clock.js';
 import { HaltgateError, StoreUnavailableError } from '../errors.js';
@@ -79,15 +79,8 @@ export async function resetBreaker(
     // the transaction. Returning commits an empty transaction, which releases the locks.
     result = await db.runTransaction(async (tx): Promise<ResetBreakerResult | ResetBreakerError> => {
       const snap = await tx.get(ref);
-      const stored: unknown = snap.data()?.breakers;
-      const parsed = stored === undefined ? { ok: true as const, state: {} } : parseBreakerState(stored);
-      if (!parsed.ok) {
-        return new ResetBreakerError(
-          ResetBreakerFailure.state_malformed,
-          `strategies/${strategyId}.breakers is malformed (${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); repair it in the console`,
-          context,
-        );
-      }
+      const parsed = latchedState(snap.data(), strategyId, context, 'repair it in the console');
+      if (!parsed.ok) return parsed.error;
       const before = parsed.state[name];
       if (before === undefined) {
         return new ResetBreakerError(ResetBreakerFailure.not_latched, `breaker ${name} of strategy ${strategyId} is not latched`, context);
@@ -162,15 +155,8 @@ export async function haltStrategy(db: Firestore, strategyId: string, who: strin
     // Refusals are returned, not thrown, for the reason given in resetBreaker.
     result = await db.runTransaction(async (tx): Promise<HaltStrategyResult | ResetBreakerError> => {
       const snap = await tx.get(ref);
-      const stored: unknown = snap.data()?.breakers;
-      const parsed = stored === undefined ? { ok: true as const, state: {} } : parseBreakerState(stored);
-      if (!parsed.ok) {
-        return new ResetBreakerError(
-          ResetBreakerFailure.state_malformed,
-          `strategies/${strategyId}.breakers is malformed (${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); the strategy is refused already; repair it in the console`,
-          context,
-        );
-      }
+      const parsed = latchedState(snap.data(), strategyId, context, 'the strategy is refused already; repair it in the console');
+      if (!parsed.ok) return parsed.error;
       const atMs = clock.now();
       const existing = parsed.state.manual;
       if (existing?.breaker === 'manual') return { strategyId, trip: { ...existing }, changed: false, auditId: null, atMs };
@@ -187,4 +173,19 @@ export async function haltStrategy(db: Firestore, strategyId: string, who: strin
   }
   if (result instanceof ResetBreakerError) throw result;
   return result;
+}
+
+/** The strategy document's latched breakers, or the refusal for a malformed map (a missing one is empty). */
+function latchedState(
+  data: DocumentData | undefined,
+  strategyId: string,
+  context: { strategyId: string; breaker: string },
+  hint: string,
+): { ok: true; state: BreakerState } | { ok: false; error: ResetBreakerError } {
+  const stored: unknown = data?.breakers;
+  if (stored === undefined) return { ok: true, state: {} };
+  const parsed = parseBreakerState(stored);
+  if (parsed.ok) return { ok: true, state: parsed.state };
+  const issues = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return { ok: false, error: new ResetBreakerError(ResetBreakerFailure.state_malformed, `strategies/${strategyId}.breakers is malformed (${issues}); ${hint}`, context) };
 }
