@@ -35,32 +35,39 @@ export interface KillSwitchWriteResult {
   changed: boolean;
 }
 
+/**
+ * A read, then a plain write — not a transaction. A halt must land as fast as the console's
+ * own write: a read-write transaction on ops/killSwitch takes a read lock and must then wait
+ * to upgrade it while every open claim holds its own read lock on the document, and claims
+ * that start meanwhile keep committing (measured in `npm run bench`: seconds under load, where
+ * a plain write took tens of milliseconds). `before` and `changed` are what the document said
+ * just before, for the answer only; the exact before/after of every change is the trigger's
+ * audit. Resume preconditions are checked by the callers, not here.
+ */
 export async function writeKillSwitch(db: Firestore, write: KillSwitchWrite): Promise<KillSwitchWriteResult> {
   const ref = db.doc(KILL_SWITCH_PATH);
   try {
-    return await db.runTransaction(async (tx) => {
-      const snap = await tx.get(ref);
-      const parsed = snap.exists ? parseKillSwitchDocument(timestampsToDates(snap.data())) : null;
-      const before = !snap.exists
-        ? null
-        : parsed?.ok
-          ? { halted: parsed.halted, reduceOnly: parsed.reduceOnly, reason: parsed.reason, updatedBy: parsed.updatedBy }
-          : { halted: null, reduceOnly: null, reason: null, updatedBy: null };
-      const reduceOnly = !write.halted && write.reduceOnly === true;
-      // `set`, not merge: fields a person added by hand (or a stale `forced`) must not
-      // survive into a state they no longer describe.
-      tx.set(ref, {
-        halted: write.halted,
-        reason: write.reason,
-        updatedBy: write.updatedBy,
-        updatedAt: ts(write.nowMs),
-        via: write.via,
-        ...(write.forced ? { forced: true } : {}),
-        ...(reduceOnly ? { reduceOnly: true } : {}),
-      });
-      const changed = before?.halted !== write.halted || (!write.halted && (before?.reduceOnly === true) !== reduceOnly);
-      return { before, changed };
+    const snap = await ref.get();
+    const parsed = snap.exists ? parseKillSwitchDocument(timestampsToDates(snap.data())) : null;
+    const before = !snap.exists
+      ? null
+      : parsed?.ok
+        ? { halted: parsed.halted, reduceOnly: parsed.reduceOnly, reason: parsed.reason, updatedBy: parsed.updatedBy }
+        : { halted: null, reduceOnly: null, reason: null, updatedBy: null };
+    const reduceOnly = !write.halted && write.reduceOnly === true;
+    // `set`, not merge: fields a person added by hand (or a stale `forced`) must not
+    // survive into a state they no longer describe.
+    await ref.set({
+      halted: write.halted,
+      reason: write.reason,
+      updatedBy: write.updatedBy,
+      updatedAt: ts(write.nowMs),
+      via: write.via,
+      ...(write.forced ? { forced: true } : {}),
+      ...(reduceOnly ? { reduceOnly: true } : {}),
     });
+    const changed = before?.halted !== write.halted || (!write.halted && (before?.reduceOnly === true) !== reduceOnly);
+    return { before, changed };
   } catch (err) {
     throw new StoreUnavailableError('writeKillSwitch', err);
   }
