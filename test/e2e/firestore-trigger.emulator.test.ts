@@ -98,8 +98,12 @@ describe('Firestore triggers in the local stack', () => {
     expect(cancels - cancelsBefore).toBe(1);
     expect(s.sim.orders().find((o) => o.client_order_id === 'trigger-e2e-1')?.status).toBe('canceled');
 
-    // The audit id is the event id the stack delivered, delivered once.
-    const delivered = trigger.deliveries().find((d) => d.eventId === halt.id);
+    // The audit id is the event id the stack delivered, delivered once. The function writes the
+    // audit before it answers, so the stack may record the 204 a moment after the audit appears.
+    const delivered = await waitFor('the stack to record the delivery', async () => {
+      const d = trigger.deliveries().find((x) => x.eventId === halt.id);
+      return d && d.state !== 'pending' ? d : null;
+    });
     expect(delivered).toMatchObject({ kind: 'updated', state: 'delivered', attempts: 1, lastStatus: 204 });
 
     // A write that changes nothing about halting is audited as such, with no cancel-all.
