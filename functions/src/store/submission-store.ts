@@ -143,13 +143,12 @@ export function createFirestoreSubmissionStore(
         let commit: CommitCapture | null = null;
         const decided = await db.runTransaction(async (tx) => {
           commit = captureCommit(tx);
-          // All four in one read, inside the transaction: the kill switch is read where the
-          // claim commits, so no claim can commit after a halt commits (G2). The fills ledger's
-          // sync state rides along in the same BatchGetDocuments (no extra round trip): the
-          // P&L breakers must not decide on a ledger that stopped syncing. It is written once
-          // per syncFills run (a minute), so reading it per claim makes no hot document.
-          // The exposure controls ride along too (issue 11): the strategy's exposure in this
-          // symbol, the symbol's halt, and the strategy's runner heartbeat, each read by name.
+          // All in one read (one BatchGetDocuments), inside the transaction: the kill switch is
+          // read where the claim commits, so no claim can commit after a halt commits (G2). The
+          // fills ledger's sync state rides along: the P&L breakers must not decide on a ledger
+          // that stopped syncing (written once per syncFills run, so no hot document). So do the
+          // exposure controls' documents: the strategy's exposure in this symbol, the symbol's
+          // halt and the strategy's runner heartbeat, each read by name.
           const exposureDocRef = exposureRef(db, request.intent.strategyId, request.intent.symbol);
           const symbolHaltRef = db.collection(SYMBOL_HALTS).doc(symbolHaltDocId(request.intent.symbol));
           const runnerRef = db.collection(RUNNERS_COLLECTION).doc(request.intent.strategyId);
@@ -197,17 +196,15 @@ export function createFirestoreSubmissionStore(
           let strategyUpdate: DocumentData | undefined;
           let exposureUpdate: DocumentData | undefined;
           if (decision.kind === 'claim') {
+            // Only paper and live have a broker whose fills and order states the syncs follow:
+            // only they keep pending exposure and check the fills ledger's age.
             const tracked = request.config.ok && tracksExposure(request.config.mode);
             const strategy = await strategyGate({
               strategyData: strategySnap?.exists ? timestampsToDates(strategySnap.data()) : undefined,
               intent: request.intent,
               nowMs,
               breakerDefaults: request.breakerDefaults ?? null,
-              // Only paper and live have broker fills (and a syncFills that follows them).
-              ledger:
-                request.config.ok && (request.config.mode === 'paper' || request.config.mode === 'live')
-                  ? { data: ledgerSnap?.exists ? timestampsToDates(ledgerSnap.data()) : undefined, maxAgeMs: request.ledgerMaxAgeMs ?? 0 }
-                  : null,
+              ledger: tracked ? { data: ledgerSnap?.exists ? timestampsToDates(ledgerSnap.data()) : undefined, maxAgeMs: request.ledgerMaxAgeMs ?? 0 } : null,
               reduceOnly: killSwitch.reduceOnly,
               runner: runnerSnap?.exists ? timestampsToDates(runnerSnap.data()) : undefined,
               exposure: {
