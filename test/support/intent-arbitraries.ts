@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import type { OrderIntent } from '../../functions/src/domain/intent.js';
 
-export const idArb = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+/** Intent and strategy ids: the contract's characters, without the ids Firestore reserves (`__…__`). */
+export const idArb = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/).filter((id) => !/^__.+__$/.test(id));
 export const symbolArb = fc.stringMatching(/^[A-Z0-9][A-Z0-9./-]{0,20}$/);
 export const MIN_MS = Date.UTC(2000, 0, 1);
 export const MAX_MS = Date.UTC(2100, 0, 1);

@@ -7,8 +7,15 @@ import { z } from 'zod';
  * silently dropped — a dropped `expiresAt` would let a stale order through on redelivery.
  */
 
-export const INTENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const STRATEGY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Both ids name Firestore documents (`submissions/{intentId}`, `strategies/{strategyId}` and
+ * what lies under it), so neither may be an id Firestore reserves — `__` + something + `__`
+ * (`__x__`, `_____`): the claim's own reads and writes would be refused with INVALID_ARGUMENT
+ * on every redelivery. The look-ahead keeps this in the one pattern, so the generated JSON
+ * Schema says it too.
+ */
+export const INTENT_ID_PATTERN = /^(?!__.+__$)[A-Za-z0-9_-]{1,64}$/;
+const STRATEGY_ID_PATTERN = /^(?!__.+__$)[A-Za-z0-9_-]{1,64}$/;
 // Equities (AAPL, BRK.B) and crypto pairs (BTC/USD) as Alpaca spells them.
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9./-]{0,20}$/;
 
@@ -40,8 +47,8 @@ export type MarketData = z.infer<typeof marketDataSchema>;
 
 export const intentSchema = z
   .strictObject({
-    intentId: z.string().regex(INTENT_ID_PATTERN, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -'),
-    strategyId: z.string().regex(STRATEGY_ID_PATTERN, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -'),
+    intentId: z.string().regex(INTENT_ID_PATTERN, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -, and not __…__ (reserved by Firestore)'),
+    strategyId: z.string().regex(STRATEGY_ID_PATTERN, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -, and not __…__ (reserved by Firestore)'),
     symbol: z.string().regex(SYMBOL_PATTERN, 'must be an upper-case ticker such as AAPL, BRK.B or BTC/USD'),
     side: z.enum(OrderSide),
     qty: positiveFinite,

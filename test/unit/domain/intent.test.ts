@@ -160,7 +160,16 @@ describe('validateIntent: field rules', () => {
   });
 
   it('intentId: the pattern message is readable', () => {
-    expect(expectSchemaIssueAt(marketIntent({ intentId: 'a b' }), 'intentId')).toBe('must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
+    expect(expectSchemaIssueAt(marketIntent({ intentId: 'a b' }), 'intentId')).toBe('must be 1-64 characters of A-Z, a-z, 0-9, _ or -, and not __…__ (reserved by Firestore)');
+  });
+
+  it.each(['__x__', '_____', '__strategy-1__'])('refuses %s as intent and as strategy id (Firestore reserves __…__ ids)', (id) => {
+    expect(expectSchemaIssueAt(marketIntent({ intentId: id }), 'intentId')).toContain('reserved by Firestore');
+    expect(expectSchemaIssueAt(marketIntent({ strategyId: id }), 'strategyId')).toContain('reserved by Firestore');
+  });
+
+  it.each(['_', '__', '___', '____', '__x', 'x__', '_x_'])('accepts %s (not a reserved id)', (id) => {
+    expect(validateIntent(marketIntent({ intentId: id, strategyId: id })).ok).toBe(true);
   });
 
   it.each([['', ''], ['65 chars', 'b'.repeat(65)], ['colon', 'a:b'], ['number', 7]])('strategyId refuses %s', (_l, value) => {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { idArb } from '../../../support/intent-arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { breakerRefusalReason, trip } from '../../../../functions/src/domain/breakers/breaker.js';
 import { BREAKER_NAMES } from '../../../../functions/src/domain/breakers/limits.js';
@@ -111,7 +112,7 @@ describe('parseBreakerState', () => {
         value: fc.option(num, { nil: null }),
         threshold: num,
         trippedAt: fc.integer({ min: 0, max: 4_102_444_800_000 }),
-        intentId: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+        intentId: idArb,
       }) as fc.Arbitrary<LatchedTrip>);
     const stateArb = fc
       .record(Object.fromEntries(BREAKER_NAMES.map((n) => [n, fc.option(tripArb(n), { nil: undefined })])) as Record<BreakerName, fc.Arbitrary<LatchedTrip | undefined>>)
