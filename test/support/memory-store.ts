@@ -26,15 +26,18 @@
 import type { DocumentData } from 'firebase-admin/firestore';
 import { Timestamp } from 'firebase-admin/firestore';
 import { emptyStrategyStats, parseStrategyStats, recordBrokerOutcome, classifyBrokerOutcome, BrokerOutcomeEffect } from '../../functions/src/domain/breakers/stats.js';
-import { decideClaim, type ClaimInput } from '../../functions/src/domain/claim-decision.js';
 import type { Clock } from '../../functions/src/domain/clock.js';
-import { decideKillSwitch } from '../../functions/src/domain/kill-switch.js';
+import { pendingRelease } from '../../functions/src/domain/exposure/pending-release.js';
+import { RUNNERS_COLLECTION } from '../../functions/src/domain/runner-heartbeat.js';
+import { SYMBOL_HALTS, symbolHaltDocId } from '../../functions/src/domain/symbol-halt.js';
 import type { SubmissionRecord } from '../../functions/src/domain/submission.js';
 import { applyOutcome } from '../../functions/src/domain/outcome.js';
 import { StoreUnavailableError } from '../../functions/src/errors.js';
 import { timestampsToDates, ts } from '../../functions/src/store/firestore-values.js';
 import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, RECONCILER_STATUS_PATH, STRATEGIES, SUBMISSIONS } from '../../functions/src/store/paths.js';
 import type { ReconcileCandidate, ReconcileStore } from '../../functions/src/store/reconcile-store.js';
+import { runClaimFlow } from '../../functions/src/store/claim-flow.js';
+import { EXPOSURE, releasedExposureDocument, strategyExposuresFrom } from '../../functions/src/store/exposure-store.js';
 import { breakerGate, type StrategyGate } from '../../functions/src/store/strategy-gate.js';
 import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from '../../functions/src/store/submission-document.js';
 import { invalidIntentDocument, type SubmissionStore } from '../../functions/src/store/submission-store.js';
@@ -111,7 +114,7 @@ export class MemoryFirestore {
   }
 }
 
-const RESERVED = /^__.*__$/s;
+const RESERVED = /^__.+__$/s; // `____` is allowed, `_____` and `__x__` are not (the official emulator)
 
 /** Firestore's rules for ids and field names, as the official emulator enforces them. */
 function checkWrite(path: string, data: DocumentData): void {
@@ -157,51 +160,44 @@ export function createMemorySubmissionStore(
   const gate = opts.strategyGate ?? breakerGate;
   return {
     async claimSubmission(request) {
-      const { intentId, strategyId } = request.intent;
+      const { intentId, strategyId, symbol } = request.intent;
       const subPath = `${SUBMISSIONS}/${intentId}`;
       const strategyPath = `${STRATEGIES}/${strategyId}`;
-      await point({ op: 'claim', reads: [KILL_SWITCH_PATH, subPath, strategyPath, `${SUBMISSIONS}/*`], writes: [subPath, strategyPath] });
+      const exposurePath = `${strategyPath}/${EXPOSURE}/${symbolHaltDocId(symbol)}`;
+      const symbolHaltPath = `${SYMBOL_HALTS}/${symbolHaltDocId(symbol)}`;
+      const runnerPath = `${RUNNERS_COLLECTION}/${strategyId}`;
+      await point({
+        op: 'claim',
+        reads: [KILL_SWITCH_PATH, subPath, strategyPath, `${SUBMISSIONS}/*`, FILLS_CURSOR_PATH, exposurePath, `${strategyPath}/${EXPOSURE}/*`, symbolHaltPath, runnerPath],
+        writes: [subPath, strategyPath, exposurePath],
+      });
       // One transaction: nothing else runs from here to the return (the gate's await is a microtask).
       const nowMs = clock.now();
-      const killData = db.get(KILL_SWITCH_PATH);
-      const killSwitch = decideKillSwitch(killData === undefined ? undefined : timestampsToDates(killData), request.haltedParam);
-      const subData = db.get(subPath);
-      let existing: ClaimInput['existing'] = null;
-      if (subData !== undefined) {
-        const parsed = recordFromDocument(subData);
-        existing = parsed.ok ? parsed.record : { unreadable: parsed.problem };
-      }
-      const strategyData = db.get(strategyPath);
-      const ledgerData = db.get(FILLS_CURSOR_PATH);
-      const claimInput: ClaimInput = {
-        intent: request.intent,
-        eventId: request.eventId,
-        instanceId: request.instanceId,
-        nowMs,
-        deadlineAtMs: request.deadlineAtMs,
-        killSwitch,
-        config: request.config,
-        existing,
-        strategy: { ok: true },
+      const dates = (path: string) => {
+        const data = db.get(path);
+        return data === undefined ? undefined : timestampsToDates(data);
       };
-      let decision = decideClaim(claimInput);
-      let strategyUpdate: DocumentData | undefined;
-      if (decision.kind === 'claim') {
-        const strategy = await gate({
-          strategyData: strategyData === undefined ? undefined : timestampsToDates(strategyData),
-          intent: request.intent,
-          nowMs,
-          breakerDefaults: request.breakerDefaults ?? null,
-          ledger:
-            request.config.ok && (request.config.mode === 'paper' || request.config.mode === 'live')
-              ? { data: ledgerData === undefined ? undefined : timestampsToDates(ledgerData), maxAgeMs: request.ledgerMaxAgeMs ?? 0 }
-              : null,
+      const subData = db.get(subPath);
+      const strategyData = db.get(strategyPath);
+      const { decision, strategyUpdate, exposureUpdate } = await runClaimFlow(
+        request,
+        {
+          killSwitch: dates(KILL_SWITCH_PATH),
+          submission: subData,
+          strategy: dates(strategyPath),
+          ledger: dates(FILLS_CURSOR_PATH),
+          exposure: db.get(exposurePath),
+          symbolHalt: dates(symbolHaltPath),
+          runner: dates(runnerPath),
+        },
+        {
           countRecentClaims: async (sinceMs) =>
             db.list(SUBMISSIONS).filter(([, d]) => d.strategyId === strategyId && (tsMs(d.claimedAt) ?? -Infinity) > sinceMs).length,
-        });
-        if (!strategy.verdict.ok) decision = decideClaim({ ...claimInput, strategy: strategy.verdict });
-        strategyUpdate = strategy.strategyUpdate;
-      }
+          readStrategyExposures: async () => strategyExposuresFrom(strategyId, db.list(`${strategyPath}/${EXPOSURE}`)),
+        },
+        gate,
+        nowMs,
+      );
       if (decision.kind === 'claim' || decision.kind === 'refuse') {
         const claimCommittedAt = decision.kind === 'claim' ? ts(nowMs) : (subData?.[CLAIM_COMMITTED_AT] ?? null);
         db.set(subPath, { ...recordToDocument(decision.record), [CLAIM_COMMITTED_AT]: claimCommittedAt }, {
@@ -210,6 +206,8 @@ export function createMemorySubmissionStore(
           attempt: decision.record.attempts,
         });
         if (strategyUpdate) db.set(strategyPath, strategyUpdate, { kind: 'write' }, true);
+        // No server timestamps here: the clock's time stands in for updatedAt.
+        if (exposureUpdate) db.set(exposurePath, { ...exposureUpdate, updatedAt: ts(nowMs) });
       }
       const stats = strategyData?.stats === undefined ? { ok: true as const, stats: emptyStrategyStats() } : parseStrategyStats(strategyData.stats);
       if (opts.pointAfterClaim) await point({ op: `sees ${decision.kind}`, reads: [], writes: [], noCrash: true });
@@ -218,7 +216,8 @@ export function createMemorySubmissionStore(
 
     async recordOutcome(intentId, expect, update) {
       const path = `${SUBMISSIONS}/${intentId}`;
-      await point({ op: `recordOutcome(${update.state})`, reads: [path], writes: [path] });
+      // The exposure document it may release into is only known once the record is read: any strategy's.
+      await point({ op: `recordOutcome(${update.state})`, reads: [path], writes: [path, `${STRATEGIES}/*`] });
       const data = db.get(path);
       if (data === undefined) return { applied: false, current: null, why: 'record does not exist' };
       const parsed = recordFromDocument(data);
@@ -227,6 +226,12 @@ export function createMemorySubmissionStore(
       if (!outcome.applied) return outcome;
       const record = outcome.record;
       db.set(path, { ...recordToDocument(record), [CLAIM_COMMITTED_AT]: data[CLAIM_COMMITTED_AT] ?? null }, { kind: 'outcome', state: record.state, attempt: record.attempts });
+      // As the Firestore store: what was never placed leaves pending exposure in the same write.
+      const release = pendingRelease(parsed.record, record);
+      const exposurePath = `${STRATEGIES}/${record.strategyId}/${EXPOSURE}/${symbolHaltDocId(record.intent.symbol)}`;
+      const exposureData = release ? db.get(exposurePath) : undefined;
+      const released = release && exposureData ? releasedExposureDocument(exposureData, release) : null;
+      if (released) db.set(exposurePath, { ...released, updatedAt: ts(clock.now()) });
       return { applied: true, record };
     },
 

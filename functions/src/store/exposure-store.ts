@@ -35,14 +35,20 @@ export function keptLastPrice(data: unknown): string | null {
  * exposure limit is on). An unreadable one makes the whole read fail: the gross limit then
  * refuses rather than leave a symbol out of the sum.
  */
-export async function readStrategyExposures(tx: Transaction, db: Firestore, strategyId: string): Promise<{ ok: true; others: PricedExposure[] } | { ok: false; problem: string }> {
+export async function readStrategyExposures(tx: Transaction, db: Firestore, strategyId: string): Promise<StrategyExposures> {
   const snap = await tx.get(db.collection(STRATEGIES).doc(strategyId).collection(EXPOSURE));
+  return strategyExposuresFrom(strategyId, snap.docs.map((d) => [d.id, d.data()]));
+}
+
+export type StrategyExposures = { ok: true; others: PricedExposure[] } | { ok: false; problem: string };
+
+/** The strategy's exposure documents (`[id, data]`) with their last prices; the first unreadable one fails the read. */
+export function strategyExposuresFrom(strategyId: string, docs: ReadonlyArray<readonly [string, DocumentData]>): StrategyExposures {
   const others: PricedExposure[] = [];
-  for (const doc of snap.docs) {
-    const data = doc.data();
+  for (const [id, data] of docs) {
     const read = readExposure(data);
-    if (!read.ok) return { ok: false, problem: `strategies/${strategyId}/exposure/${doc.id} is unreadable: ${read.problem}` };
-    others.push({ symbol: doc.id.replace(/_/g, '/'), exposure: read.exposure, price: storedPrice(data.lastPrice) });
+    if (!read.ok) return { ok: false, problem: `strategies/${strategyId}/exposure/${id} is unreadable: ${read.problem}` };
+    others.push({ symbol: id.replace(/_/g, '/'), exposure: read.exposure, price: storedPrice(data.lastPrice) });
   }
   return { ok: true, others };
 }

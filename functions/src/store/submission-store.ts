@@ -1,15 +1,12 @@
 import { FieldValue, type DocumentData, type Firestore, type Timestamp } from 'firebase-admin/firestore';
-import type { BreakerLimits } from '../domain/breakers/limits.js';
 import { parseStrategyStats, type BrokerOutcomeLike } from '../domain/breakers/stats.js';
-import { decideClaim, type ClaimDecision, type ClaimInput } from '../domain/claim-decision.js';
+import type { ClaimDecision } from '../domain/claim-decision.js';
 import type { Clock } from '../domain/clock.js';
-import type { OrderIntent } from '../domain/intent.js';
-import { decideKillSwitch } from '../domain/kill-switch.js';
 import { applyOutcome, type OutcomeUpdate, type OutcomeWrite } from '../domain/outcome.js';
-import { pendingRelease, tracksExposure } from '../domain/exposure/pending-release.js';
+import { pendingRelease } from '../domain/exposure/pending-release.js';
 import { RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
-import { RefusalReason, type SubmissionRecord, type SubmissionState } from '../domain/submission.js';
-import { decideSymbolHalt, SYMBOL_HALTS, symbolHaltDocId } from '../domain/symbol-halt.js';
+import type { SubmissionRecord, SubmissionState } from '../domain/submission.js';
+import { SYMBOL_HALTS, symbolHaltDocId } from '../domain/symbol-halt.js';
 import { StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
@@ -21,19 +18,9 @@ import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from './subm
 
 export { allowAllStrategies, type StrategyGate };
 
-export interface ClaimRequest {
-  intent: OrderIntent;
-  eventId: string;
-  instanceId: string;
-  deadlineAtMs: number;
-  config: ClaimInput['config'];
-  /** Raw `EXECUTION_HALTED`, ORed with the document inside the transaction. */
-  haltedParam: string | undefined;
-  /** The CB_* breaker defaults; null (or absent) when the configuration is invalid. */
-  breakerDefaults?: BreakerLimits | null;
-  /** CB_LEDGER_MAX_AGE_MS; absent: a P&L-guarded strategy is refused as on a stale ledger. */
-  ledgerMaxAgeMs?: number;
-}
+import { runClaimFlow, type ClaimRequest } from './claim-flow.js';
+
+export type { ClaimRequest };
 
 export type { OutcomeUpdate, OutcomeWrite } from '../domain/outcome.js';
 
@@ -163,58 +150,22 @@ export function createFirestoreSubmissionStore(
           );
           // The callback may run several times (ABORTED retries): take the time per run.
           const nowMs = clock.now();
-          const killSwitch = decideKillSwitch(
-            killSnap?.exists ? timestampsToDates(killSnap.data()) : undefined,
-            request.haltedParam,
-          );
-          let existing: ClaimInput['existing'] = null;
-          if (submissionSnap?.exists) {
-            const parsed = recordFromDocument(submissionSnap.data() ?? {});
-            existing = parsed.ok ? parsed.record : { unreadable: parsed.problem };
-          }
-          const claimInput: ClaimInput = {
-            intent: request.intent,
-            eventId: request.eventId,
-            instanceId: request.instanceId,
-            nowMs,
-            deadlineAtMs: request.deadlineAtMs,
-            killSwitch,
-            config: request.config,
-            existing,
-            strategy: { ok: true },
-          };
-          let decision = decideClaim(claimInput);
-          // A halted symbol refuses like a strategy refusal: after the kill switch and the
-          // record's own checks, before any breaker (nothing latches for it).
-          if (decision.kind === 'claim') {
-            const symbolHalt = decideSymbolHalt(request.intent.symbol, symbolHaltSnap?.exists ? timestampsToDates(symbolHaltSnap.data()) : undefined);
-            if (symbolHalt.halted) decision = decideClaim({ ...claimInput, strategy: { ok: false, reason: RefusalReason.symbol_halted, detail: symbolHalt.reason ?? 'symbol halted' } });
-          }
-          // The strategy is asked only when nothing else refuses: a halted, duplicate or expired
-          // intent never latches a breaker nor pays for the order-rate count. The gate reads
-          // (the count) before any write below, as transactions require.
-          let strategyUpdate: DocumentData | undefined;
-          let exposureUpdate: DocumentData | undefined;
-          if (decision.kind === 'claim') {
-            // Only paper and live have a broker whose fills and order states the syncs follow:
-            // only they keep pending exposure and check the fills ledger's age.
-            const tracked = request.config.ok && tracksExposure(request.config.mode);
-            const strategy = await strategyGate({
-              strategyData: strategySnap?.exists ? timestampsToDates(strategySnap.data()) : undefined,
-              intent: request.intent,
-              nowMs,
-              breakerDefaults: request.breakerDefaults ?? null,
-              ledger: tracked ? { data: ledgerSnap?.exists ? timestampsToDates(ledgerSnap.data()) : undefined, maxAgeMs: request.ledgerMaxAgeMs ?? 0 } : null,
-              reduceOnly: killSwitch.reduceOnly,
+          const { decision, strategyUpdate, exposureUpdate } = await runClaimFlow(
+            request,
+            {
+              killSwitch: killSnap?.exists ? timestampsToDates(killSnap.data()) : undefined,
+              submission: submissionSnap?.exists ? (submissionSnap.data() ?? {}) : undefined,
+              strategy: strategySnap?.exists ? timestampsToDates(strategySnap.data()) : undefined,
+              ledger: ledgerSnap?.exists ? timestampsToDates(ledgerSnap.data()) : undefined,
+              exposure: exposureSnap?.exists ? exposureSnap.data() : undefined,
+              symbolHalt: symbolHaltSnap?.exists ? timestampsToDates(symbolHaltSnap.data()) : undefined,
               runner: runnerSnap?.exists ? timestampsToDates(runnerSnap.data()) : undefined,
-              exposure: {
-                data: exposureSnap?.exists ? exposureSnap.data() : undefined,
-                track: tracked,
-                readOthers: () => readStrategyExposures(tx, db, request.intent.strategyId),
-              },
+            },
+            {
               countRecentClaims: async (sinceMs) => {
                 // Inside the transaction: exact, and it serialises this strategy's concurrent
-                // claims (see order-rate.ts for why there is no counter document).
+                // claims (see order-rate.ts for why there is no counter document). Reads come
+                // before any write below, as transactions require.
                 const query = db
                   .collection(SUBMISSIONS)
                   .where('strategyId', '==', request.intent.strategyId)
@@ -222,11 +173,11 @@ export function createFirestoreSubmissionStore(
                   .count();
                 return (await tx.get(query)).data().count;
               },
-            });
-            if (!strategy.verdict.ok) decision = decideClaim({ ...claimInput, strategy: strategy.verdict });
-            strategyUpdate = strategy.strategyUpdate;
-            exposureUpdate = strategy.exposureUpdate;
-          }
+              readStrategyExposures: () => readStrategyExposures(tx, db, request.intent.strategyId),
+            },
+            strategyGate,
+            nowMs,
+          );
           if (decision.kind === 'claim' || decision.kind === 'refuse') {
             // claimCommittedAt is the claim's commit time as the server assigns it: evidence,
             // on any Firestore, that a claim committed before or after a halt (G2). A refusal
@@ -237,7 +188,7 @@ export function createFirestoreSubmissionStore(
             // The claimed quantity is pending from this commit on: concurrent claims of the
             // strategy and symbol conflict on this document and serialise, so two of them can
             // never both pass a limit only one fits.
-            if (decision.kind === 'claim' && exposureUpdate) tx.set(exposureDocRef, exposureUpdate);
+            if (exposureUpdate) tx.set(exposureDocRef, exposureUpdate);
           }
           return { ...decision, strategyBrokerErrors: brokerErrorStreak(strategySnap?.exists ? strategySnap.data() : undefined) };
         });
