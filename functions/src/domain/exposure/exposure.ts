@@ -52,15 +52,19 @@ export function exposureFields(e: Exposure): { position: string; pendingBuy: str
   return { position: formatDecimal(e.position, QTY_DECIMALS), pendingBuy: formatDecimal(e.pendingBuy, QTY_DECIMALS), pendingSell: formatDecimal(e.pendingSell, QTY_DECIMALS) };
 }
 
-/** A quantity as exposure units; throws RangeError for what the intent schema would never pass (not finite, ≤ 0, too fine). */
+/**
+ * A quantity as exposure units, rounded UP to 9 decimals when it is finer (the broker takes at
+ * most 9, so such an order cannot fill beyond that; counting a claimed quantity a hair high only
+ * makes the checks stricter, and the claim and its release use the same rounding). RangeError for
+ * what no order can carry: not finite, ≤ 0, or 1e21 and above (no plain decimal form).
+ */
 export function qtyUnits(qty: number): bigint {
   if (!Number.isFinite(qty) || qty <= 0) throw new RangeError(`quantity ${qty} is not a positive finite number`);
-  // The double's value at 9 decimals, used only if it is exactly that decimal: 0.1 → "0.100000000"
-  // (which reads back as 0.1), 1e-9 → "0.000000001"; 0.1234567891 would be rounded, so it is
-  // refused, as is 1e21 (toFixed gives an exponent form, which parseDecimal refuses).
+  // toFixed gives the double's value at 9 decimals, rounded to nearest (1e-9 → "0.000000001");
+  // when that is below the double, one unit more rounds it up instead.
   const text = qty.toFixed(QTY_DECIMALS);
-  if (Number(text) !== qty) throw new RangeError(`quantity ${qty} has more than ${QTY_DECIMALS} decimals`);
-  return parseDecimal(text, QTY_DECIMALS);
+  const units = parseDecimal(text, QTY_DECIMALS);
+  return Number(text) < qty ? units + 1n : units;
 }
 
 /** An order of `qty` on `side` was claimed: it is pending until it fills or dies. */

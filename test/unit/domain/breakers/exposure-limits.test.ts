@@ -49,8 +49,9 @@ describe('exposure limits as breakers', () => {
     expect(grossExposureBreaker(makeInput({ intent: makeLimitIntent(100, { qty: 21 }), exposure: at(FLAT, others) }), limits)).toMatchObject({ tripped: true, value: 3100 });
   });
 
-  it('a quantity finer than 9 decimals cannot be checked exactly: it trips', () => {
-    expect(positionBreaker(makeInput({ intent: makeIntent({ qty: 0.1234567891 }), exposure: at() }), limitsWith({ maxPositionQty: 10 }))).toMatchObject({ tripped: true, value: null, detail: expect.stringContaining('9 decimals') });
+  it('a quantity finer than 9 decimals counts rounded up; one no order can carry trips', () => {
+    expect(positionBreaker(makeInput({ intent: makeIntent({ qty: 1.0000000001 }), exposure: at() }), limitsWith({ maxPositionQty: 1 }))).toMatchObject({ tripped: true, value: 1.000000001 });
+    expect(positionBreaker(makeInput({ intent: makeIntent({ qty: 1e21 }), exposure: at() }), limitsWith({ maxPositionQty: 10 }))).toMatchObject({ tripped: true, value: null, detail: expect.stringContaining('1e+21') });
   });
 });
 

@@ -60,13 +60,26 @@ describe('quantities', () => {
     );
   });
 
-  it('refuses what it cannot read exactly instead of rounding', () => {
+  it('rounds a finer quantity up, never down; refuses what no order can carry', () => {
+    expect(qtyUnits(1e-10)).toBe(1n);
+    expect(qtyUnits(0.1234567891)).toBe(123_456_790n);
+    expect(qtyUnits(1.0000000000000003e-9)).toBe(2n);
     expect(() => qtyUnits(0)).toThrow(RangeError);
     expect(() => qtyUnits(-1)).toThrow(RangeError);
     expect(() => qtyUnits(Number.POSITIVE_INFINITY)).toThrow(RangeError);
-    expect(() => qtyUnits(1e-10)).toThrow(RangeError);
     expect(() => qtyUnits(1e21)).toThrow(RangeError);
-    expect(() => qtyUnits(0.1234567891)).toThrow(RangeError);
+  });
+
+  it('a quantity just above a 9-decimal one counts one unit more (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: 10n ** 12n }), fc.integer({ min: 1, max: 9 }), (u, extra) => {
+        const base = `${u / UNIT}.${(u % UNIT).toString().padStart(9, '0')}`;
+        const qty = Number(`${base}${extra}`);
+        // Only where the doubles tell the two apart (and the base is itself exact).
+        fc.pre(Number(base) < qty && qtyUnits(Number(base)) === u);
+        expect(qtyUnits(qty)).toBe(u + 1n);
+      }),
+    );
   });
 });
 
