@@ -166,7 +166,7 @@ export const breakerGate: StrategyGate = async (input) => {
   try {
     qty = qtyUnits(intent.qty);
   } catch (err) {
-    // The broker takes at most 9 decimals too; pending exposure cannot be kept for more.
+    // Only a quantity no order can carry (1e21 and above) has no exact units: nothing to keep pending.
     if (input.exposure?.track) return refuse(RefusalReason.config_invalid, `exposure cannot be tracked: ${(err as Error).message}`);
   }
   if (input.reduceOnly === true) {
