@@ -298,13 +298,18 @@ export function createOrderBook(deps: OrderBookDeps) {
     return order === undefined ? alpacaError(404, 40410000, 'order not found') : { status: 200, body: copyOrder(order) };
   }
 
-  function cancelNow(order: SimOrder): void {
+  /** Ends the order's automatic course at a final status, stamped now in `at` and `updated_at`. */
+  function endAs(order: SimOrder, status: 'canceled' | 'rejected' | 'expired', at: 'canceled_at' | 'failed_at' | 'expired_at', reason?: string): void {
     endCourse(order.id);
     const t = iso();
-    order.status = 'canceled';
-    order.canceled_at = t;
+    order.status = status;
+    order[at] = t;
     order.updated_at = t;
-    note(order, 'canceled');
+    note(order, status, reason);
+  }
+
+  function cancelNow(order: SimOrder): void {
+    endAs(order, 'canceled', 'canceled_at');
   }
 
   function cancelOne(id: string): BookAnswer {
@@ -418,24 +423,14 @@ export function createOrderBook(deps: OrderBookDeps) {
 
   function reject(orderId: string, reason = 'rejected by the simulator'): SimOrder {
     const order = open(orderId);
-    endCourse(order.id);
-    const t = iso();
-    order.status = 'rejected';
-    order.failed_at = t;
-    order.updated_at = t;
-    note(order, 'rejected', reason);
+    endAs(order, 'rejected', 'failed_at', reason);
     return copyOrder(order);
   }
 
   /** Expired at whatever it had filled so far (Alpaca keeps `filled_qty`). */
   function expire(orderId: string): SimOrder {
     const order = open(orderId);
-    endCourse(order.id);
-    const t = iso();
-    order.status = 'expired';
-    order.expired_at = t;
-    order.updated_at = t;
-    note(order, 'expired');
+    endAs(order, 'expired', 'expired_at');
     return copyOrder(order);
   }
 
