@@ -55,7 +55,10 @@ import { publishIntent } from '../../runner/src/index.js';
 import { clientOrderIdFor } from '../../functions/src/domain/client-order-id.js';
 import { TERMINAL_STATES, type SubmissionState } from '../../functions/src/domain/submission.js';
 import { checkInvariants, timestampMicros, type KillSwitchWrite, type PublishedMessage, type RecordSnapshot } from '../../test/chaos/invariants.js';
+import { initializeApp } from 'firebase-admin/app';
+import { firestoreAt } from '../emulators/firestore-at.js';
 import { bareLoopThroughput } from './bare-loop.js';
+import { floorLoopThroughput } from './floor-loop.js';
 import { startBalancer, type Balancer } from './balancer.js';
 import { cpuWindow, emulatorPid, processCpuMs, type CpuTarget, type CpuWindow } from './cpu.js';
 
@@ -64,6 +67,7 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '100' },
     levels: { type: 'string', default: '1,8,32,64' },
     'rt-intents': { type: 'string', default: '40' },
+    warmup: { type: 'string', default: '3000' },
     halts: { type: 'string', default: '5' },
     'ops-halts': { type: 'string', default: '3' },
     'cli-halts': { type: 'string', default: '3' },
@@ -109,6 +113,8 @@ const stack: LocalStack = await startLocalStack({
   openKillSwitch: false,
 });
 const interposer = stack.interposer!;
+// The floor loop's own client, through the interposer as the function's is (the same hop).
+const floorDb = firestoreAt(initializeApp({ projectId: stack.projectId }, `bench-floor-${process.pid}`), interposer.host);
 const relays: PushRelay[] = [];
 const extraProcesses: FunctionProcess[] = [];
 const balancers: Balancer[] = [];
@@ -252,6 +258,7 @@ async function level(o: { label: string; c: number; n: number; workload: Workloa
   const perSecond = o.n / elapsedS;
   const bound = o.c / (latencyMs / 1000);
   const bare = o.bare ? await bareLoopThroughput({ simUrl: stack.simUrl, keyId: stack.sim.keyId, secretKey: stack.sim.secretKey, concurrency: o.c, orders: o.n, tag: `${runTag}-${run}`, symbols: SYMBOLS }) : NaN;
+  const floor = o.bare ? await floorLoop(o.c, o.n) : null;
   const starts = brokerStarts();
   const overhead = ids.flatMap((id) => {
     const arrived = f.relay.arrivals.get(id);
@@ -274,6 +281,11 @@ async function level(o: { label: string; c: number; n: number; workload: Workloa
     ratioToLittle: round(perSecond / bound),
     bareLoopPerSecond: round(bare, 1),
     ratioToBare: round(perSecond / bare),
+    floorLoopPerSecond: round(floor?.perSecond ?? NaN, 1),
+    ratioToFloor: round(perSecond / (floor?.perSecond ?? NaN)),
+    floorRatioToBare: round((floor?.perSecond ?? NaN) / bare),
+    floorClaimP50Ms: round(floor?.claimP50Ms ?? NaN, 1),
+    floorOutcomeP50Ms: round(floor?.outcomeP50Ms ?? NaN, 1),
     gateOverheadP50Ms: round(pct(overhead, 50), 1),
     gateOverheadP99Ms: round(pct(overhead, 99), 1),
     functionCpuMsPerOrder: round(fnCpuMs / o.n, 1),
@@ -286,6 +298,13 @@ async function level(o: { label: string; c: number; n: number; workload: Workloa
   };
 }
 type Level = Awaited<ReturnType<typeof level>>;
+
+let floorRun = 0;
+/** The floor loop (./floor-loop.ts) at concurrency c: the bare loop plus an order's 3 round trips. */
+function floorLoop(c: number, n: number) {
+  floorRun += 1;
+  return floorLoopThroughput({ db: floorDb, simUrl: stack.simUrl, keyId: stack.sim.keyId, secretKey: stack.sim.secretKey, concurrency: c, orders: n, tag: `${runTag}-${floorRun}`, symbols: SYMBOLS, strategies: STRATEGIES });
+}
 
 async function signInOperator(): Promise<string> {
   const a = stack.auth;
@@ -325,10 +344,24 @@ let exitCode = 0;
 try {
   await setHalted(false);
   const fnPid = stack.functionPid('executeIntent')!;
-  // Warm-up: first-call costs (module init, connections, JIT) out of the measurements.
-  const warm = await feed(8);
-  await warm.publish(16, 'warm');
-  await drain(warm.relay, 16);
+  // Warm-up to a steady state, through the whole path at the top level: first-call costs
+  // (module init, connections) and, above all, the JIT of the emulators' JVMs and of the
+  // function out of the measurements. Cold, the Firestore emulator takes several times the CPU
+  // and latency per transaction it takes after a few thousand (measured with a plain client:
+  // 28 → 7 ms per claim-shaped transaction at c=1). Throughput per chunk shows it levelled off.
+  const warm = await feed(topC);
+  const warmupChunks: number[] = [];
+  const warmupTotal = Number(values.warmup);
+  for (let done = 0; done < Math.max(16, warmupTotal); ) {
+    const n = Math.min(500, Math.max(16, warmupTotal) - done);
+    const w0 = performance.now();
+    await warm.publish(n, 'warm');
+    done += n;
+    await drain(warm.relay, done);
+    warmupChunks.push(round(n / ((performance.now() - w0) / 1000), 1));
+  }
+  await floorLoop(topC, Math.min(1000, Math.max(16, warmupTotal / 3)));
+  console.error(`warm-up: ${warmupTotal} intents at c=${topC}, orders/s per chunk ${warmupChunks.join(', ')}`);
 
   // ---- 1. Firestore round trips per accepted order (one at a time: no contention retries)
   const rt = await feed(1);
@@ -523,7 +556,8 @@ try {
     });
   }
   const invalidMessageIds = new Set((await stack.db.collection('invalidIntents').get()).docs.map((d) => String(d.get('messageId') ?? d.id)));
-  const gateOrders = stack.sim.orders().filter((o) => !o.client_order_id.startsWith('bare-'));
+  // The baselines' orders (bare-…, floor-…) went past the gate on purpose.
+  const gateOrders = stack.sim.orders().filter((o) => !o.client_order_id.startsWith('bare-') && !o.client_order_id.startsWith('floor-'));
   const inv = checkInvariants({ published, records: recordSnaps, invalidMessageIds, orders: gateOrders, killSwitchWrites, claimCommits: claimCommits().filter((c) => c.intentId.startsWith(prefix)) });
   const nonTerminal = [...recordSnaps.values()].filter((r) => !TERMINAL_STATES.has(r.state)).length;
 
@@ -543,6 +577,7 @@ try {
     emulators: `official Firestore and Pub/Sub emulators under firebase-tools ${firebaseTools}`,
     brokerLatencyMs: latencyMs,
     workload: `${STRATEGIES} strategies × ${SYMBOLS.length} symbols round robin; contended: 1 strategy, 1 symbol`,
+    warmup: { intents: Number(values.warmup), concurrency: topC, ordersPerSecondPerChunk: warmupChunks },
     pids: { executeIntent: fnPid, firestoreEmulator: firestoreJvm, pubsubEmulator: pubsubJvm, bench: process.pid },
     roundTrips: {
       acceptedOrder: { perIntent: round(total(acceptedRpc) / rtIntents), byMethod: per(acceptedRpc, rtIntents), states: acceptedStates },
@@ -579,6 +614,7 @@ try {
   const violations = Object.values(inv.invariants).reduce((a, b) => a + b, 0);
   if (claimsAfterHalts > 0 || violations > 0) exitCode = 1;
 } finally {
+  await floorDb.terminate();
   await stack.stop();
   await Promise.all(extraProcesses.map((p) => p.stop()));
   await Promise.all(balancers.map((b) => b.stop()));
@@ -601,6 +637,7 @@ function render(r: any, nonTerminal: number): string[] {
       .join(' + ');
   const all: any[] = [...r.throughput, r.contended, ...r.twoInstances.rows];
   const h = r.halt;
+  const dash = (x: number) => (Number.isNaN(x) ? '–' : x);
   const range = (x: { p50: number; p99?: number; max: number }) => `${round(x.p50, 1)} / ${x.p99 === undefined ? '' : `${round(x.p99, 1)} / `}${round(x.max, 1)}`;
   return [
     `haltgate bench — ${m.cpu}, ${m.nproc} CPUs, Node ${m.node}; ${r.emulators}; broker latency ${r.brokerLatencyMs} ms (fixed); load average ${m.loadAverageBefore.join(' ')} before, ${m.loadAverageAfter.join(' ')} after`,
@@ -611,11 +648,13 @@ function render(r: any, nonTerminal: number): string[] {
     `| accepted order | ${r.roundTrips.acceptedOrder.perIntent} | ${JSON.stringify(r.roundTrips.acceptedOrder.byMethod)} |`,
     `| refused intent (halted) | ${r.roundTrips.refusedIntent.perIntent} | ${JSON.stringify(r.roundTrips.refusedIntent.byMethod)} |`,
     '',
-    '| level | intents | orders/s | Little bound/s | ratio | bare loop/s | ratio | gate p50 ms | gate p99 ms | executeIntent CPU ms/order | all processes CPU ms/order | Firestore RPCs/intent | rollbacks/intent |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    `warm-up: ${r.warmup.intents} intents at c=${r.warmup.concurrency}, orders/s per chunk: ${r.warmup.ordersPerSecondPerChunk.join(', ')}`,
+    '',
+    '| level | intents | orders/s | Little bound/s | ratio | bare loop/s | ratio | floor loop/s (bare + 3 round trips) | haltgate / floor | floor / bare | floor claim p50 ms | floor outcome p50 ms | gate p50 ms | gate p99 ms | executeIntent CPU ms/order | all processes CPU ms/order | Firestore RPCs/intent | rollbacks/intent |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...all.map(
       (t) =>
-        `| ${t.label} | ${t.intents} | ${t.ordersPerSecond} | ${t.littleBound} | ${t.ratioToLittle} | ${Number.isNaN(t.bareLoopPerSecond) ? '–' : t.bareLoopPerSecond} | ${Number.isNaN(t.ratioToBare) ? '–' : t.ratioToBare} | ${t.gateOverheadP50Ms} | ${t.gateOverheadP99Ms} | ${t.functionCpuMsPerOrder} | ${t.runCpuMsPerOrder} | ${t.firestoreRpcPerIntent} | ${t.rollbacksPerIntent} |`,
+        `| ${t.label} | ${t.intents} | ${t.ordersPerSecond} | ${t.littleBound} | ${t.ratioToLittle} | ${dash(t.bareLoopPerSecond)} | ${dash(t.ratioToBare)} | ${dash(t.floorLoopPerSecond)} | ${dash(t.ratioToFloor)} | ${dash(t.floorRatioToBare)} | ${dash(t.floorClaimP50Ms)} | ${dash(t.floorOutcomeP50Ms)} | ${t.gateOverheadP50Ms} | ${t.gateOverheadP99Ms} | ${t.functionCpuMsPerOrder} | ${t.runCpuMsPerOrder} | ${t.firestoreRpcPerIntent} | ${t.rollbacksPerIntent} |`,
     ),
     '',
     `contended (1 strategy, 1 symbol, c=8) / spread c=8: ${r.contended.ratioToSpreadC8} of the throughput`,
