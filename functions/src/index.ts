@@ -86,8 +86,10 @@ function brokerFor(config: RuntimeConfig, mode: ExecutionMode): Broker {
   return broker;
 }
 
+let executeDeps: ExecuteIntentDeps | undefined;
+/** Made on the first invocation (not at load: cold start) and kept: one store per instance. */
 function executeIntentDeps(): ExecuteIntentDeps {
-  return {
+  executeDeps ??= {
     store: createFirestoreSubmissionStore(db(), { clock: systemClock, strategyGate: breakerGate }),
     brokerFor,
     clock: systemClock,
@@ -96,9 +98,12 @@ function executeIntentDeps(): ExecuteIntentDeps {
     instanceId,
     log: cloudEventLogger,
   };
+  return executeDeps;
 }
 
 const reports = new Map<string, Promise<void>>();
+/** The functions whose instance report is written: nothing left to wait for. */
+const reported = new Set<string>();
 /** How long an invocation waits for its instance report; the report never fails it. */
 const INSTANCE_REPORT_WAIT_MS = 2_000;
 
@@ -113,18 +118,24 @@ async function withInstanceReport<T>(fn: string, work: () => Promise<T>): Promis
     return await work();
   } finally {
     let report = reports.get(fn);
-    if (!report) {
+    if (!report && !reported.has(fn)) {
       report = writeInstanceReport(
         db(),
         { function: fn, instanceId, version: HALTGATE_VERSION, revision: process.env.K_REVISION ?? null, startedAtMs: processStartedAtMs, config: loadRuntimeConfig(process.env) },
         systemClock.now(),
-      ).catch((err: unknown) => {
-        reports.delete(fn); // try again on the next invocation
-        cloudEventLogger.warn(LogEvent.instanceReportFailed, { function: fn, error: err instanceof Error ? err.message : String(err) });
-      });
+      ).then(
+        () => {
+          reported.add(fn);
+          reports.delete(fn);
+        },
+        (err: unknown) => {
+          reports.delete(fn); // try again on the next invocation
+          cloudEventLogger.warn(LogEvent.instanceReportFailed, { function: fn, error: err instanceof Error ? err.message : String(err) });
+        },
+      );
       reports.set(fn, report);
     }
-    await Promise.race([report, new Promise((r) => setTimeout(r, INSTANCE_REPORT_WAIT_MS).unref())]);
+    if (report) await Promise.race([report, new Promise((r) => setTimeout(r, INSTANCE_REPORT_WAIT_MS).unref())]);
   }
 }
 

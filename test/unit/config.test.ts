@@ -213,6 +213,33 @@ describe('loadRuntimeConfig: invalid values', () => {
   });
 });
 
+describe('loadRuntimeConfig: the last answer is kept for the same values', () => {
+  const envArb = fc.dictionary(
+    fc.constantFrom(...Object.keys(PARAM_SPECS), 'ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'),
+    fc.oneof(fc.constantFrom('', ' ', 'null', 'paper', 'live', 'true', '15000', '3000', '0', '-1', 'x'), fc.string({ maxLength: 6 })),
+  );
+  it('property: an environment answered after another is answered as when read first', () => {
+    fc.assert(
+      fc.property(envArb, envArb, (a, b) => {
+        const first = loadRuntimeConfig(a);
+        const other = loadRuntimeConfig(b);
+        expect(loadRuntimeConfig(a)).toEqual(first);
+        loadRuntimeConfig(a);
+        expect(loadRuntimeConfig(b)).toEqual(other);
+      }),
+    );
+  });
+  it('a secret set and a secret unset are different environments', () => {
+    expect(loadRuntimeConfig({ EXECUTION_MODE: 'paper', ...KEYS }).ok).toBe(true);
+    expect(loadRuntimeConfig({ EXECUTION_MODE: 'paper', ALPACA_KEY_ID: KEYS.ALPACA_KEY_ID }).ok).toBe(false);
+    expect(loadRuntimeConfig({ EXECUTION_MODE: 'paper', ALPACA_KEY_ID: KEYS.ALPACA_KEY_ID, ALPACA_SECRET_KEY: 'null' }).ok).toBe(true);
+  });
+  it('the same values give the very same answer (no parse per invocation)', () => {
+    const env = { EXECUTION_MODE: 'dry_run', CB_MAX_NOTIONAL: '5000' };
+    expect(loadRuntimeConfig({ ...env })).toBe(loadRuntimeConfig({ ...env }));
+  });
+});
+
 describe('describeConfig', () => {
   it('shows secrets as <omitted> and keeps everything else', () => {
     const c = ok(loadRuntimeConfig({ EXECUTION_MODE: 'paper', ...KEYS }));
