@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { PubSub } from '@google-cloud/pubsub';
 import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
 import { getFirestore, type Firestore } from 'firebase-admin/firestore';
 import { systemClock } from '../domain/clock.js';
@@ -282,6 +281,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
           return fail(ExitCode.invalid, `${file} is not a valid intent (${intent.failure}):\n${intent.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, { issues: intent.issues });
         }
         if (!project) throw new UsageError('no project: pass --project <id> or set GOOGLE_CLOUD_PROJECT');
+        // Loaded here, not at the top: every other command — `halt` above all — would pay for
+        // loading the Pub/Sub client first (about half of the CLI's start-up CPU).
+        const { PubSub } = await import('@google-cloud/pubsub');
         const pubsub = new PubSub({ projectId: project });
         try {
           const messageId = await pubsub.topic(ORDER_INTENTS_TOPIC).publishMessage({
