@@ -68,6 +68,8 @@ const { values } = parseArgs({
     levels: { type: 'string', default: '1,8,32,64' },
     'rt-intents': { type: 'string', default: '40' },
     warmup: { type: 'string', default: '3000' },
+    // KEY=VALUE for the function processes (a param under test), repeatable
+    env: { type: 'string', multiple: true, default: [] },
     halts: { type: 'string', default: '5' },
     'ops-halts': { type: 'string', default: '3' },
     'cli-halts': { type: 'string', default: '3' },
@@ -109,6 +111,7 @@ const stack: LocalStack = await startLocalStack({
   schedules: 'off',
   interposer: true,
   sim: { faults: { latencyMs } },
+  functionsEnv: Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   // Written below, so that its commit time is in the kill-switch history the invariants need.
   openKillSwitch: false,
 });

@@ -55,6 +55,12 @@ export const PARAM_SPECS = {
     default: 0,
     description: 'Refuse intents older than this (from createdAt) as expired; 0 disables (expiresAt still applies).',
   },
+  MAX_OPEN_CLAIMS: {
+    kind: 'int',
+    default: 8,
+    description:
+      'How many claim transactions one executeIntent instance keeps open at once (1-1000); the rest wait their turn before their transaction begins, holding no lock, so a halt waits only for the open ones.',
+  },
   SHUTDOWN_DRAIN_TIMEOUT_MS: {
     kind: 'int',
     default: 8000,
@@ -210,6 +216,7 @@ export const params = {
   ownerGraceMs: declare('OWNER_GRACE_MS'),
   maxIntentAgeMs: declare('MAX_INTENT_AGE_MS'),
   shutdownDrainTimeoutMs: declare('SHUTDOWN_DRAIN_TIMEOUT_MS'),
+  maxOpenClaims: declare('MAX_OPEN_CLAIMS'),
   alpacaBaseUrl: declare('ALPACA_BASE_URL'),
   reconcileAbandonAfterMs: declare('RECONCILE_ABANDON_AFTER_MS'),
   orderSyncMinRateRemaining: declare('ORDER_SYNC_MIN_RATE_REMAINING'),
@@ -251,6 +258,8 @@ export interface RuntimeConfig {
   ownerGraceMs: number;
   maxIntentAgeMs: number;
   shutdownDrainTimeoutMs: number;
+  /** MAX_OPEN_CLAIMS: claim transactions one instance keeps open at once (store/claim-lane.ts). */
+  maxOpenClaims: number;
   alpacaBaseUrl: string | null;
   alpacaKeyId: string | null;
   alpacaSecretKey: string | null;
@@ -281,6 +290,7 @@ const envSchema = z
     OWNER_GRACE_MS: intString('OWNER_GRACE_MS', 0, 86_400_000),
     MAX_INTENT_AGE_MS: intString('MAX_INTENT_AGE_MS', 0, 86_400_000 * 7),
     SHUTDOWN_DRAIN_TIMEOUT_MS: intString('SHUTDOWN_DRAIN_TIMEOUT_MS', 0, 9_500),
+    MAX_OPEN_CLAIMS: intString('MAX_OPEN_CLAIMS', 1, 1000),
     // At least one syncFills period: a smaller age would refuse between two healthy runs.
     CB_LEDGER_MAX_AGE_MS: intString('CB_LEDGER_MAX_AGE_MS', 60_000, 86_400_000),
     ALPACA_BASE_URL: z
@@ -453,6 +463,7 @@ function toConfig(env: z.infer<typeof envSchema>, executionMode: ExecutionMode):
     ownerGraceMs: env.OWNER_GRACE_MS,
     maxIntentAgeMs: env.MAX_INTENT_AGE_MS,
     shutdownDrainTimeoutMs: env.SHUTDOWN_DRAIN_TIMEOUT_MS,
+    maxOpenClaims: env.MAX_OPEN_CLAIMS,
     ledgerMaxAgeMs: env.CB_LEDGER_MAX_AGE_MS,
     alpacaBaseUrl: env.ALPACA_BASE_URL === '' ? null : env.ALPACA_BASE_URL,
     alpacaKeyId: env.ALPACA_KEY_ID || null,

@@ -10,7 +10,7 @@ import { onMessagePublished } from 'firebase-functions/v2/pubsub';
 import { ALPACA_BASE_URLS, createAlpacaBroker } from './broker/alpaca.js';
 import type { Broker } from './broker/broker.js';
 import { createDryRunBroker } from './broker/dry-run.js';
-import { alpacaKeyId, alpacaSecretKey, FALLBACK_TIMEOUTS, loadRuntimeConfig, params, type RuntimeConfig } from './config.js';
+import { alpacaKeyId, alpacaSecretKey, FALLBACK_TIMEOUTS, loadRuntimeConfig, PARAM_SPECS, params, type RuntimeConfig } from './config.js';
 import { systemClock } from './domain/clock.js';
 import type { ExecutionMode } from './domain/execution-mode.js';
 import { isRetryable } from './errors.js';
@@ -19,6 +19,7 @@ import { cloudEventLogger, LogEvent } from './logs.js';
 import { processShutdownGate } from './safety/shutdown-gate.js';
 import { installSigtermDrain } from './safety/sigterm-drain.js';
 import { createFirestoreSubmissionStore } from './store/submission-store.js';
+import { createClaimLane } from './store/claim-lane.js';
 import { breakerGate } from './store/strategy-gate.js';
 import { createFirestoreFillsStore } from './store/fills-store.js';
 import { handleSyncFills } from './reconcile/sync-fills.js';
@@ -86,11 +87,17 @@ function brokerFor(config: RuntimeConfig, mode: ExecutionMode): Broker {
   return broker;
 }
 
+/** MAX_OPEN_CLAIMS, or its default while the configuration is invalid (every claim is refused then anyway). */
+function maxOpenClaims(): number {
+  const loaded = loadRuntimeConfig(process.env);
+  return loaded.ok ? loaded.config.maxOpenClaims : PARAM_SPECS.MAX_OPEN_CLAIMS.default;
+}
+
 let executeDeps: ExecuteIntentDeps | undefined;
 /** Made on the first invocation (not at load: cold start) and kept: one store per instance. */
 function executeIntentDeps(): ExecuteIntentDeps {
   executeDeps ??= {
-    store: createFirestoreSubmissionStore(db(), { clock: systemClock, strategyGate: breakerGate }),
+    store: createFirestoreSubmissionStore(db(), { clock: systemClock, strategyGate: breakerGate, claimLane: createClaimLane(maxOpenClaims()) }),
     brokerFor,
     clock: systemClock,
     gate: processShutdownGate,

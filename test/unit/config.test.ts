@@ -20,6 +20,7 @@ const DEFAULTS: RuntimeConfig = {
   ownerGraceMs: 30_000,
   maxIntentAgeMs: 0,
   shutdownDrainTimeoutMs: 8_000,
+  maxOpenClaims: 8,
   ledgerMaxAgeMs: 300_000,
   alpacaBaseUrl: null,
   alpacaKeyId: null,
@@ -80,6 +81,7 @@ describe('loadRuntimeConfig: defaults', () => {
         OWNER_GRACE_MS: '0',
         MAX_INTENT_AGE_MS: '60000',
         SHUTDOWN_DRAIN_TIMEOUT_MS: '5000',
+        MAX_OPEN_CLAIMS: '32',
         ALPACA_BASE_URL: 'http://127.0.0.1:8080',
         ...KEYS,
       }),
@@ -94,6 +96,7 @@ describe('loadRuntimeConfig: defaults', () => {
       ownerGraceMs: 0,
       maxIntentAgeMs: 60_000,
       shutdownDrainTimeoutMs: 5_000,
+      maxOpenClaims: 32,
       ledgerMaxAgeMs: 300_000,
       alpacaBaseUrl: 'http://127.0.0.1:8080',
       alpacaKeyId: KEYS.ALPACA_KEY_ID,
@@ -358,6 +361,17 @@ describe('loadRuntimeConfig: breaker params (CB_*)', () => {
     expect(r.problems.join('\n')).toMatch(message);
     // The rest stays readable (the halted param is still honoured).
     expect(r.partial.executionHalted).toBe('false');
+  });
+});
+
+describe('MAX_OPEN_CLAIMS', () => {
+  it('is a whole number from 1 to 1000', () => {
+    for (const good of ['1', '1000', ' 16 ']) expect(loadRuntimeConfig({ MAX_OPEN_CLAIMS: good }).ok).toBe(true);
+    for (const bad of ['0', '1001', '-3', '2.5', 'many']) {
+      const r = loadRuntimeConfig({ MAX_OPEN_CLAIMS: bad });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.problems.join()).toMatch(/MAX_OPEN_CLAIMS/);
+    }
   });
 });
 

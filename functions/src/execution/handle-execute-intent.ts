@@ -98,6 +98,8 @@ export async function handleExecuteIntent(deps: ExecuteIntentDeps, delivery: Int
     haltedParam: config?.executionHalted ?? (configResult.ok ? undefined : configResult.partial.executionHalted),
     breakerDefaults: config?.breakerDefaults ?? null,
     ...(config ? { ledgerMaxAgeMs: config.ledgerMaxAgeMs } : {}),
+    // claimWithinBudget gives the delivery back at this time: a claim not begun by then never is.
+    ...(budget ? { startByMs: budget.deadlineAtMs - budget.minSubmitBudgetMs } : {}),
   });
   const decision = budget ? await claimWithinBudget(deps, claim, budget, intent.intentId) : await claim;
   return settleDecision(deps, delivery, intent, decision, config, budget, text, entryMs);

@@ -30,6 +30,12 @@ export interface ClaimRequest {
   breakerDefaults?: BreakerLimits | null;
   /** CB_LEDGER_MAX_AGE_MS; absent: a P&L-guarded strategy is refused as on a stale ledger. */
   ledgerMaxAgeMs?: number;
+  /**
+   * The latest time the claim may begin (epoch ms): a claim that waited in the claim lane past
+   * it has been given up on by its invocation (only the submit budget was left), so it is not
+   * begun at all. Absent: no limit.
+   */
+  startByMs?: number;
 }
 
 /** The documents the claim reads by name (undefined: absent). Timestamps as Dates, except `submission` and `exposure`, as stored. */

@@ -1,4 +1,4 @@
-import { FieldValue, type DocumentData, type Firestore, type Timestamp } from 'firebase-admin/firestore';
+import { FieldValue, type DocumentData, type Firestore, type Timestamp, type Transaction } from 'firebase-admin/firestore';
 import { parseStrategyStats, type BrokerOutcomeLike } from '../domain/breakers/stats.js';
 import type { ClaimDecision } from '../domain/claim-decision.js';
 import type { Clock } from '../domain/clock.js';
@@ -19,6 +19,7 @@ import { CLAIM_COMMITTED_AT, recordFromDocument, recordToDocument } from './subm
 export { allowAllStrategies, type StrategyGate };
 
 import { runClaimFlow, type ClaimRequest } from './claim-flow.js';
+import type { ClaimLane } from './claim-lane.js';
 
 export type { ClaimRequest };
 
@@ -102,9 +103,10 @@ export function invalidIntentDocument(entry: InvalidIntentEntry): DocumentData {
 
 export function createFirestoreSubmissionStore(
   db: Firestore,
-  opts: { clock: Clock; strategyGate?: StrategyGate },
+  opts: { clock: Clock; strategyGate?: StrategyGate; claimLane?: ClaimLane },
 ): SubmissionStore {
   const { clock } = opts;
+  const lane = opts.claimLane ?? null;
   // Tests of the claim alone use no gate; executeIntent wires `breakerGate` (index.ts), and
   // an integration test of the exported function checks that the breakers are on.
   const strategyGate = opts.strategyGate ?? allowAllStrategies;
@@ -128,7 +130,17 @@ export function createFirestoreSubmissionStore(
       const strategyRef = db.collection(STRATEGIES).doc(request.intent.strategyId);
       try {
         let commit: CommitCapture | null = null;
-        const decided = await db.runTransaction(async (tx) => {
+        // In the claim lane (claim-lane.ts): waiting for a turn holds no lock on the kill switch.
+        const transact = <T>(body: (tx: Transaction) => Promise<T>): Promise<T> => {
+          if (!lane) return db.runTransaction(body);
+          return lane.run(() => {
+            if (request.startByMs !== undefined && clock.now() > request.startByMs) {
+              throw new Error('the claim waited in the claim lane until its invocation had given up on it; not begun');
+            }
+            return db.runTransaction(body);
+          });
+        };
+        const decided = await transact(async (tx) => {
           commit = captureCommit(tx);
           // All in one read (one BatchGetDocuments), inside the transaction: the kill switch is
           // read where the claim commits, so no claim can commit after a halt commits (G2). The
