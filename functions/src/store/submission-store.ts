@@ -7,7 +7,7 @@ import { pendingRelease } from '../domain/exposure/pending-release.js';
 import { RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
 import type { SubmissionRecord, SubmissionState } from '../domain/submission.js';
 import { SYMBOL_HALTS, symbolHaltDocId } from '../domain/symbol-halt.js';
-import { StoreUnavailableError } from '../errors.js';
+import { DeadlineBudgetError, StoreUnavailableError } from '../errors.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
 import { captureCommit, type CommitCapture } from './commit-results.js';
@@ -134,8 +134,9 @@ export function createFirestoreSubmissionStore(
         const transact = <T>(body: (tx: Transaction) => Promise<T>): Promise<T> => {
           if (!lane) return db.runTransaction(body);
           return lane.run(() => {
-            if (request.startByMs !== undefined && clock.now() > request.startByMs) {
-              throw new Error('the claim waited in the claim lane until its invocation had given up on it; not begun');
+            const nowMs = clock.now();
+            if (request.startByMs !== undefined && nowMs > request.startByMs) {
+              throw new DeadlineBudgetError(request.deadlineAtMs - nowMs, request.deadlineAtMs - request.startByMs, 'claim lane: the turn came too late, the claim was not begun');
             }
             return db.runTransaction(body);
           });
@@ -209,6 +210,7 @@ export function createFirestoreSubmissionStore(
         if (decided.kind === 'claim' && written) remember(decided.record, written);
         return decided;
       } catch (err) {
+        if (err instanceof DeadlineBudgetError) throw err; // not begun: the store was not asked
         throw new StoreUnavailableError('claimSubmission', err);
       }
     },

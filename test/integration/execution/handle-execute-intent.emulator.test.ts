@@ -13,6 +13,7 @@ import type { IntentDelivery } from '../../../functions/src/execution/intent-del
 import { memoryEventLogger } from '../../../functions/src/logs.js';
 import { ShutdownGate } from '../../../functions/src/safety/shutdown-gate.js';
 import { createFirestoreSubmissionStore, type SubmissionStore } from '../../../functions/src/store/submission-store.js';
+import { createClaimLane } from '../../../functions/src/store/claim-lane.js';
 import { deliveryError, startTestBackends, type TestBackends } from '../../support/backends.js';
 import { makeIntent } from '../../support/intents.js';
 
@@ -138,6 +139,41 @@ describe('after the claim', () => {
     await handleExecuteIntent({ ...tight.deps, store: tightStore, brokerFor: () => spy }, delivery(intentAt()));
     expect(seen[1]).toBe(5000); // remaining 6 s − margin 1 s
     b.env.BROKER_TIMEOUT_MS = '2000';
+  });
+});
+
+describe('the claim lane (MAX_OPEN_CLAIMS)', () => {
+  const request = (intent: ReturnType<typeof intentAt>, startByMs: number) => ({
+    intent,
+    eventId: `ev-${intent.intentId}`,
+    instanceId: 'test-instance',
+    deadlineAtMs: T0 + 60_000,
+    config: { ok: true as const, mode: 'paper' as const, maxIntentAgeMs: 0, ownerGraceMs: 1000 },
+    haltedParam: 'false',
+    startByMs,
+  });
+
+  it('a claim whose turn comes after its start-by time is not begun: no record, nothing read; one in time claims', async () => {
+    const clock = fixedClock(T0);
+    const lane = createClaimLane(1);
+    const store = createFirestoreSubmissionStore(b.db, { clock, claimLane: lane });
+    // The one turn is taken (another claim, open).
+    let freeTurn!: () => void;
+    const taken = lane.run(() => new Promise<void>((resolve) => (freeTurn = resolve)));
+    const late = intentAt();
+    const inTime = intentAt();
+    const lateClaim = store.claimSubmission(request(late, T0 + 1_000));
+    const inTimeClaim = store.claimSubmission(request(inTime, T0 + 60_000));
+    expect(lane.stats()).toEqual({ open: 1, waiting: 2 });
+    // The invocation gave the delivery back at its start-by time; the turn comes after.
+    clock.advance(1_001);
+    freeTurn();
+    await taken;
+    await expect(lateClaim).rejects.toMatchObject({ name: 'DeadlineBudgetError', reason: 'deadline_budget', retryable: true });
+    expect((await inTimeClaim).kind).toBe('claim');
+    expect(await recordOf(late.intentId)).toBeUndefined();
+    expect(await recordOf(inTime.intentId)).toMatchObject({ state: 'submitting' });
+    expect(lane.stats()).toEqual({ open: 0, waiting: 0 });
   });
 });
 
