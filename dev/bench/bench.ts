@@ -17,10 +17,15 @@
  * robin over 4 strategies × 50 symbols (no two intents in flight share a pair); one extra row,
  * "contended", sends every intent of 1 strategy in 1 symbol at c=8 to state that cost.
  *
+ * First a warm-up (--warmup intents through the whole path at the top level, orders/s per chunk
+ * reported): the emulators' JVMs compile as they go, and a cold Firestore emulator takes
+ * several times the latency and CPU per transaction it takes later.
+ *
  * Measured, in one run (ratios within the run are what to compare; the machine is shared):
  *   1. Firestore round trips per accepted order and per refused (halted) intent (interposer).
  *   2. Per level: orders/s of ONE executeIntent process, as a ratio to the Little's-law bound
- *      (c / broker latency) and to a bare loop POSTing to the simulator at the same c; gate
+ *      (c / broker latency), to a bare loop POSTing to the simulator at the same c, and to the
+ *      floor loop (./floor-loop.ts: the bare loop plus an order's 3 round trips); gate
  *      overhead (arrival at the function → broker call start, the order's created_at at the
  *      simulator minus the fixed latency) p50/p99; CPU ms per order of the function process
  *      and each process's CPU share over the level (/proc/<pid>/stat: the function, the
