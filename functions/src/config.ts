@@ -333,8 +333,8 @@ export function loadRuntimeConfig(env: Readonly<Record<string, string | undefine
   }
   for (const name of SECRET_NAMES) raw[name] = env[name];
   // Every invocation reads its configuration, and the environment of an instance does not
-  // change: the last answer is kept for the same values (zod parsing was about 2% of
-  // executeIntent's CPU per order in `npm run bench`'s profile). Another environment (tests
+  // change: the last answer is kept for the same values (zod parsing was 1.6 % of
+  // executeIntent's CPU per order in a profile under `npm run bench`'s load). Another environment (tests
   // switch them) is parsed anew. Callers treat the result as read-only.
   const key = JSON.stringify(Object.values(raw)); // unset → null, distinct from any string
   if (lastLoaded?.key === key) return lastLoaded.result;

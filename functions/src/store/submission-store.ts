@@ -130,16 +130,17 @@ export function createFirestoreSubmissionStore(
       const strategyRef = db.collection(STRATEGIES).doc(request.intent.strategyId);
       try {
         let commit: CommitCapture | null = null;
-        // In the claim lane (claim-lane.ts): waiting for a turn holds no lock on the kill switch.
+        // Begun in the claim lane (claim-lane.ts), whose waiting holds no lock on the kill
+        // switch; a claim whose turn came after its invocation gave up on it is not begun.
         const transact = <T>(body: (tx: Transaction) => Promise<T>): Promise<T> => {
-          if (!lane) return db.runTransaction(body);
-          return lane.run(() => {
+          const begin = () => {
             const nowMs = clock.now();
             if (request.startByMs !== undefined && nowMs > request.startByMs) {
               throw new DeadlineBudgetError(request.deadlineAtMs - nowMs, request.deadlineAtMs - request.startByMs, 'claim lane: the turn came too late, the claim was not begun');
             }
             return db.runTransaction(body);
-          });
+          };
+          return lane ? lane.run(begin) : begin();
         };
         const decided = await transact(async (tx) => {
           commit = captureCommit(tx);
