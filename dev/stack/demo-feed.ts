@@ -46,7 +46,10 @@ export function startDemoFeed(opts: {
   return {
     script,
     pid: child.pid ?? null,
-    async stop(graceMs = 5_000) {
+    // Longer than the runner kit's bound on its last heartbeat write (finalWriteTimeoutMs,
+    // 5 s): Ctrl-C stops the emulators at the same time, and a demo whose `stopped` write cannot
+    // land then gives up on it and exits by itself instead of being killed mid-write.
+    async stop(graceMs = 8_000) {
       if (!running) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
