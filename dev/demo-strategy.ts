@@ -258,10 +258,14 @@ async function main(): Promise<void> {
       ...(process.env['DEMO_RUNNER_ID'] ? { runnerId: process.env['DEMO_RUNNER_ID'] } : {}),
     });
   } finally {
-    await pubsub.close();
-    await deleteApp(app);
+    // Bounded: under the local stack, Ctrl-C reaches the emulators too, and closing clients
+    // whose calls go to an emulator that is gone can wait for good.
+    await Promise.race([Promise.allSettled([pubsub.close(), deleteApp(app)]), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS).unref())]);
   }
 }
+
+/** How long closing the Pub/Sub and Firestore clients may take at exit. */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /** The stack normally creates the topic; a demo started on its own creates it (emulator only). */
 async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
@@ -277,4 +281,7 @@ async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await main();
+  // Exit explicitly, as the CLI does: a client still retrying against a stopped emulator
+  // would otherwise keep the process alive after the demo has stopped.
+  process.exit(0);
 }
