@@ -9,6 +9,10 @@
  * waited seconds behind hundreds of claims that began after it (`npm run bench`, halt under
  * continuous load). Queued here they hold nothing: the halt waits only for the few claims that
  * are open, and the claims behind them read the halt and are refused.
+ *
+ * The store holds a turn while the claim's invocation still waits for it (submission-store.ts):
+ * a transaction stuck in Firestore past its start-by time goes on without its turn, so a few
+ * hung calls cannot stop an instance's claims until the client gives up on them.
  */
 export interface ClaimLane {
   run<T>(claim: () => Promise<T>): Promise<T>;

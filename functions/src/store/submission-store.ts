@@ -8,6 +8,7 @@ import { RUNNERS_COLLECTION } from '../domain/runner-heartbeat.js';
 import type { SubmissionRecord, SubmissionState } from '../domain/submission.js';
 import { SYMBOL_HALTS, symbolHaltDocId } from '../domain/symbol-halt.js';
 import { DeadlineBudgetError, StoreUnavailableError } from '../errors.js';
+import { settledWithin } from '../safety/settled-within.js';
 import { timestampsToDates, ts } from './firestore-values.js';
 import { FILLS_CURSOR_PATH, INVALID_INTENTS, KILL_SWITCH_PATH, STRATEGIES, SUBMISSIONS } from './paths.js';
 import { captureCommit, type CommitCapture } from './commit-results.js';
@@ -140,7 +141,19 @@ export function createFirestoreSubmissionStore(
             }
             return db.runTransaction(body);
           };
-          return lane ? lane.run(begin) : begin();
+          if (!lane) return begin();
+          return lane
+            .run(async () => {
+              const tx = begin();
+              // The turn is this claim's while its invocation waits for it: until it settles or,
+              // at the latest, its start-by time, when the invocation gives the delivery back. A
+              // transaction stuck in Firestore (a hung call, a client retrying) goes on past that
+              // on its own, without keeping the claims behind it waiting until the client gives up.
+              if (request.startByMs === undefined) await tx;
+              else await settledWithin(tx, request.startByMs - clock.now());
+              return { tx };
+            })
+            .then(({ tx }) => tx);
         };
         const decided = await transact(async (tx) => {
           commit = captureCommit(tx);

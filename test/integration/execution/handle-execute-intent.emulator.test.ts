@@ -14,7 +14,8 @@ import { memoryEventLogger } from '../../../functions/src/logs.js';
 import { ShutdownGate } from '../../../functions/src/safety/shutdown-gate.js';
 import { createFirestoreSubmissionStore, type SubmissionStore } from '../../../functions/src/store/submission-store.js';
 import { createClaimLane } from '../../../functions/src/store/claim-lane.js';
-import { deliveryError, startTestBackends, type TestBackends } from '../../support/backends.js';
+import { deleteApp } from 'firebase-admin/app';
+import { adminFirestore, deliveryError, startTestBackends, type TestBackends } from '../../support/backends.js';
 import { makeIntent } from '../../support/intents.js';
 
 let b: TestBackends;
@@ -174,6 +175,33 @@ describe('the claim lane (MAX_OPEN_CLAIMS)', () => {
     expect(await recordOf(late.intentId)).toBeUndefined();
     expect(await recordOf(inTime.intentId)).toMatchObject({ state: 'submitting' });
     expect(lane.stats()).toEqual({ open: 0, waiting: 0 });
+  });
+
+  it('a claim stuck in Firestore keeps its turn only until its start-by time: the claim behind it goes through meanwhile', async () => {
+    const clock = fixedClock(T0);
+    const lane = createClaimLane(1);
+    // Through the interposer, which holds the first claim's Commit (its read is done: it holds
+    // its read locks) until the test clears the fault.
+    const { app, db } = adminFirestore(b.projectId, b.firestoreHost);
+    try {
+      const store = createFirestoreSubmissionStore(db, { clock, claimLane: lane });
+      b.interposer.faults.set('Commit', { hang: true, times: 1 });
+      const stuck = intentAt();
+      const behind = makeIntent({ strategyId: 'other-strategy', symbol: 'MSFT', createdAt: new Date(T0).toISOString() });
+      const stuckClaim = store.claimSubmission(request(stuck, T0 + 300)); // pinned clock: 300 ms of real time
+      const behindClaim = store.claimSubmission(request(behind, T0 + 60_000));
+      // The turn passes at the stuck claim's start-by time; the one behind it claims.
+      expect((await behindClaim).kind).toBe('claim');
+      expect(await recordOf(behind.intentId)).toMatchObject({ state: 'submitting' });
+      expect(await recordOf(stuck.intentId)).toBeUndefined();
+      expect(b.interposer.faults.injected()).toMatchObject({ Commit: 1 });
+      // The stuck transaction was never abandoned: let its Commit through and it commits.
+      b.interposer.faults.clear('Commit');
+      expect((await stuckClaim).kind).toBe('claim');
+      expect(lane.stats()).toEqual({ open: 0, waiting: 0 });
+    } finally {
+      await deleteApp(app);
+    }
   });
 });
 
