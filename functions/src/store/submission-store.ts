@@ -102,6 +102,33 @@ export function invalidIntentDocument(entry: InvalidIntentEntry): DocumentData {
   };
 }
 
+/**
+ * Begins the claim transaction in the claim lane (claim-lane.ts), whose waiting holds no lock on
+ * the kill switch. A claim whose turn came after its start-by time (its invocation has given the
+ * delivery back) is not begun. The turn is the claim's while its invocation waits for it: until
+ * the transaction settles or, at the latest, the start-by time; a transaction stuck in Firestore
+ * (a hung call, a client retrying) goes on past that on its own, without keeping the claims
+ * behind it waiting until the client gives up.
+ */
+function claimInLane<T>(db: Firestore, lane: ClaimLane | null, clock: Clock, request: ClaimRequest, body: (tx: Transaction) => Promise<T>): Promise<T> {
+  const begin = () => {
+    const nowMs = clock.now();
+    if (request.startByMs !== undefined && nowMs > request.startByMs) {
+      throw new DeadlineBudgetError(request.deadlineAtMs - nowMs, request.deadlineAtMs - request.startByMs, 'claim lane: the turn came too late, the claim was not begun');
+    }
+    return db.runTransaction(body);
+  };
+  if (!lane) return Promise.resolve().then(begin);
+  return lane
+    .run(async () => {
+      const tx = begin();
+      if (request.startByMs === undefined) await tx;
+      else await settledWithin(tx, request.startByMs - clock.now());
+      return { tx };
+    })
+    .then(({ tx }) => tx);
+}
+
 export function createFirestoreSubmissionStore(
   db: Firestore,
   opts: { clock: Clock; strategyGate?: StrategyGate; claimLane?: ClaimLane },
@@ -131,31 +158,7 @@ export function createFirestoreSubmissionStore(
       const strategyRef = db.collection(STRATEGIES).doc(request.intent.strategyId);
       try {
         let commit: CommitCapture | null = null;
-        // Begun in the claim lane (claim-lane.ts), whose waiting holds no lock on the kill
-        // switch; a claim whose turn came after its invocation gave up on it is not begun.
-        const transact = <T>(body: (tx: Transaction) => Promise<T>): Promise<T> => {
-          const begin = () => {
-            const nowMs = clock.now();
-            if (request.startByMs !== undefined && nowMs > request.startByMs) {
-              throw new DeadlineBudgetError(request.deadlineAtMs - nowMs, request.deadlineAtMs - request.startByMs, 'claim lane: the turn came too late, the claim was not begun');
-            }
-            return db.runTransaction(body);
-          };
-          if (!lane) return begin();
-          return lane
-            .run(async () => {
-              const tx = begin();
-              // The turn is this claim's while its invocation waits for it: until it settles or,
-              // at the latest, its start-by time, when the invocation gives the delivery back. A
-              // transaction stuck in Firestore (a hung call, a client retrying) goes on past that
-              // on its own, without keeping the claims behind it waiting until the client gives up.
-              if (request.startByMs === undefined) await tx;
-              else await settledWithin(tx, request.startByMs - clock.now());
-              return { tx };
-            })
-            .then(({ tx }) => tx);
-        };
-        const decided = await transact(async (tx) => {
+        const decided = await claimInLane(db, lane, clock, request, async (tx) => {
           commit = captureCommit(tx);
           // All in one read (one BatchGetDocuments), inside the transaction: the kill switch is
           // read where the claim commits, so no claim can commit after a halt commits (G2). The
