@@ -86,6 +86,15 @@ const latencyMs = Number(values['latency-ms']);
 const levels = values.levels.split(',').map(Number);
 const topC = Math.max(...levels);
 const rtIntents = Number(values['rt-intents']);
+const warmupTotal = Math.max(16, Number(values.warmup));
+/** --env KEY=VALUE, for the function processes. */
+const functionsEnv = Object.fromEntries(
+  values.env.map((kv) => {
+    const at = kv.indexOf('=');
+    if (at < 1) throw new Error(`--env ${kv}: expected KEY=VALUE`);
+    return [kv.slice(0, at), kv.slice(at + 1)];
+  }),
+);
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,7 +125,7 @@ const stack: LocalStack = await startLocalStack({
   schedules: 'off',
   interposer: true,
   sim: { faults: { latencyMs } },
-  functionsEnv: Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+  functionsEnv,
   // Written below, so that its commit time is in the kill-switch history the invariants need.
   openKillSwitch: false,
 });
@@ -292,8 +301,8 @@ async function level(o: { label: string; c: number; n: number; workload: Workloa
     floorLoopPerSecond: round(floor?.perSecond ?? NaN, 1),
     ratioToFloor: round(perSecond / (floor?.perSecond ?? NaN)),
     floorRatioToBare: round((floor?.perSecond ?? NaN) / bare),
-    floorClaimP50Ms: round(floor?.claimP50Ms ?? NaN, 1),
-    floorOutcomeP50Ms: round(floor?.outcomeP50Ms ?? NaN, 1),
+    floorClaimP50Ms: round(median(floor?.claimMs ?? []), 1),
+    floorOutcomeP50Ms: round(median(floor?.outcomeMs ?? []), 1),
     gateOverheadP50Ms: round(pct(overhead, 50), 1),
     gateOverheadP99Ms: round(pct(overhead, 99), 1),
     functionCpuMsPerOrder: round(fnCpuMs / o.n, 1),
@@ -359,16 +368,15 @@ try {
   // 28 → 7 ms per claim-shaped transaction at c=1). Throughput per chunk shows it levelled off.
   const warm = await feed(topC);
   const warmupChunks: number[] = [];
-  const warmupTotal = Number(values.warmup);
-  for (let done = 0; done < Math.max(16, warmupTotal); ) {
-    const n = Math.min(500, Math.max(16, warmupTotal) - done);
+  for (let done = 0; done < warmupTotal; ) {
+    const n = Math.min(500, warmupTotal - done);
     const w0 = performance.now();
     await warm.publish(n, 'warm');
     done += n;
     await drain(warm.relay, done);
     warmupChunks.push(round(n / ((performance.now() - w0) / 1000), 1));
   }
-  await floorLoop(topC, Math.min(1000, Math.max(16, warmupTotal / 3)));
+  await floorLoop(topC, Math.min(1000, Math.ceil(warmupTotal / 3)));
   console.error(`warm-up: ${warmupTotal} intents at c=${topC}, orders/s per chunk ${warmupChunks.join(', ')}`);
 
   // ---- 1. Firestore round trips per accepted order (one at a time: no contention retries)
@@ -585,7 +593,7 @@ try {
     emulators: `official Firestore and Pub/Sub emulators under firebase-tools ${firebaseTools}`,
     brokerLatencyMs: latencyMs,
     workload: `${STRATEGIES} strategies × ${SYMBOLS.length} symbols round robin; contended: 1 strategy, 1 symbol`,
-    warmup: { intents: Number(values.warmup), concurrency: topC, ordersPerSecondPerChunk: warmupChunks },
+    warmup: { intents: warmupTotal, concurrency: topC, ordersPerSecondPerChunk: warmupChunks },
     pids: { executeIntent: fnPid, firestoreEmulator: firestoreJvm, pubsubEmulator: pubsubJvm, bench: process.pid },
     roundTrips: {
       acceptedOrder: { perIntent: round(total(acceptedRpc) / rtIntents), byMethod: per(acceptedRpc, rtIntents), states: acceptedStates },

@@ -1,22 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HaltgateError, ShutdownInProgressError } from '../../../functions/src/errors.js';
 import { processShutdownGate, ShutdownGate } from '../../../functions/src/safety/shutdown-gate.js';
+import { deferred, flush } from '../../support/deferred.js';
 
-/** A promise the test settles by hand. */
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets pending promise callbacks run. */
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
-};
 
 beforeEach(() => {
   vi.useFakeTimers();

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryEventLogger } from '../../../functions/src/logs.js';
 import { ShutdownGate } from '../../../functions/src/safety/shutdown-gate.js';
 import { DEFAULT_RESPONSE_FLUSH_MS, installSigtermDrain } from '../../../functions/src/safety/sigterm-drain.js';
+import { deferred, flush } from '../../support/deferred.js';
 
 /** Just what the drain uses of `process`: signal listeners, kill and pid. */
 class FakeProcess extends EventEmitter {
@@ -13,19 +14,6 @@ class FakeProcess extends EventEmitter {
     return true;
   }
 }
-
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
-
-/** Lets pending microtasks and promise callbacks run. */
-const flush = async () => {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-};
 
 /** After the drain: the pause that lets HTTP answers go out, then the hand-over. */
 const handOver = async () => {

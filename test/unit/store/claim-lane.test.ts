@@ -1,48 +1,36 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createClaimLane } from '../../../functions/src/store/claim-lane.js';
+import { deferred, flush } from '../../support/deferred.js';
 
-/** A claim that finishes when the test says so. */
-function gate<T>() {
-  let open!: (v: T) => void;
-  let fail!: (e: unknown) => void;
-  const promise = new Promise<T>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
-const ticks = async () => {
-  for (let i = 0; i < 5; i += 1) await Promise.resolve();
-};
 
 describe('createClaimLane', () => {
   it('keeps at most `limit` claims open; the rest start in arrival order as turns free up', async () => {
     const lane = createClaimLane(2);
-    const gates = [gate<number>(), gate<number>(), gate<number>(), gate<number>()];
+    const gates = [deferred<number>(), deferred<number>(), deferred<number>(), deferred<number>()];
     const started: number[] = [];
     const results = gates.map((g, i) => lane.run(() => (started.push(i), g.promise)));
-    await ticks();
+    await flush();
     expect(started).toEqual([0, 1]);
     expect(lane.stats()).toEqual({ open: 2, waiting: 2 });
-    gates[1]!.open(1);
-    await ticks();
+    gates[1]!.resolve(1);
+    await flush();
     expect(started).toEqual([0, 1, 2]);
-    gates[0]!.open(0);
-    await ticks();
+    gates[0]!.resolve(0);
+    await flush();
     expect(started).toEqual([0, 1, 2, 3]);
-    gates[2]!.open(2);
-    gates[3]!.open(3);
+    gates[2]!.resolve(2);
+    gates[3]!.resolve(3);
     expect(await Promise.all(results)).toEqual([0, 1, 2, 3]);
     expect(lane.stats()).toEqual({ open: 0, waiting: 0 });
   });
 
   it('a claim that fails gives its turn back and its caller the error', async () => {
     const lane = createClaimLane(1);
-    const first = gate<string>();
+    const first = deferred<string>();
     const a = lane.run(() => first.promise);
     const b = lane.run(async () => 'second');
-    first.fail(new Error('ABORTED'));
+    first.reject(new Error('ABORTED'));
     await expect(a).rejects.toThrow('ABORTED');
     expect(await b).toBe('second');
     expect(lane.stats()).toEqual({ open: 0, waiting: 0 });
@@ -67,7 +55,7 @@ describe('createClaimLane', () => {
       fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.nat(), { minLength: 1, maxLength: 25 }), async (limit, finishOrder) => {
         const lane = createClaimLane(limit);
         const n = finishOrder.length;
-        const gates = Array.from({ length: n }, () => gate<void>());
+        const gates = Array.from({ length: n }, () => deferred<void>());
         let open = 0;
         let maxOpen = 0;
         const runs = new Array<number>(n).fill(0);
@@ -87,11 +75,11 @@ describe('createClaimLane', () => {
         const pending = new Set(gates.keys());
         let k = 0;
         while (pending.size > 0) {
-          await ticks();
+          await flush();
           const startedNotDone = [...pending].filter((i) => runs[i] === 1);
           const pick = startedNotDone[finishOrder[k++ % n]! % startedNotDone.length]!;
           pending.delete(pick);
-          gates[pick]!.open();
+          gates[pick]!.resolve();
         }
         await Promise.all(all);
         expect(maxOpen).toBeLessThanOrEqual(limit);
