@@ -3,7 +3,7 @@ import type { Firestore } from 'firebase-admin/firestore';
 import { firestoreAt } from '../../dev/emulators/firestore-at.js';
 import { startAlpacaSimulator, type AlpacaSimulator } from '../../dev/alpaca-sim/server.js';
 import { startFirestoreInterposer, type FirestoreInterposer } from '../../dev/firestore-interposer/interposer.js';
-import { clearFirestore, EMULATORS, uniqueProjectId } from './emulators.js';
+import { clearFirestore, EMULATORS, settleSetupWrite, uniqueProjectId } from './emulators.js';
 
 /** This test file's project on the official emulators (a fresh one per file: isolation). */
 export const TEST_PROJECT_ID = uniqueProjectId();
@@ -92,7 +92,7 @@ export async function startTestBackends(opts: { projectId?: string } = {}): Prom
       interposer.faults.clear();
       await clearFirestore(projectId, emulatorHost);
       sim.reset();
-      if (o.killSwitch !== false) await db.doc('ops/killSwitch').set({ halted: false, reason: 'test', updatedBy: 'test' });
+      if (o.killSwitch !== false) await settleSetupWrite(() => db.doc('ops/killSwitch').set({ halted: false, reason: 'test', updatedBy: 'test' }));
     },
     async stop() {
       await deleteApp(app);

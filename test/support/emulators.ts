@@ -40,16 +40,35 @@ export function uniqueProjectId(): string {
 }
 
 /**
- * The Firestore emulator answers its reset with a 500 while a transaction still holds locks in
- * the project (one the client of a previous test is still retrying): try again, bounded.
+ * The Firestore emulator answers its reset with a 500, or after its lock timeout with a 409
+ * ABORTED ("Transaction lock timeout."), while a transaction still holds locks in the project
+ * (one the client of a previous test is still retrying): try again, bounded.
  */
 async function emulatorDelete(url: string, attempts = 20): Promise<void> {
   for (let i = 1; ; i++) {
     const res = await fetch(url, { method: 'DELETE', headers: { Authorization: 'Bearer owner' } });
     if (res.ok) return;
     const text = await res.text();
-    if (res.status !== 500 || i >= attempts) throw new Error(`DELETE ${url} answered ${res.status} (attempt ${i}): ${text}`);
+    if ((res.status !== 500 && res.status !== 409) || i >= attempts) throw new Error(`DELETE ${url} answered ${res.status} (attempt ${i}): ${text}`);
     await new Promise((r) => setTimeout(r, 250 * i));
+  }
+}
+
+/**
+ * Runs a test's own setup write, again (bounded) while the Firestore emulator answers it with
+ * UNKNOWN or ABORTED: what it does, seen in CI right after a reset, while a previous test's
+ * client is still retrying transactions that the test gave up on. Setup only: what a test
+ * asserts goes through no such retry.
+ */
+export async function settleSetupWrite<T>(write: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await write();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if ((code !== 2 && code !== 10) || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
   }
 }
 
