@@ -6,6 +6,7 @@
  * REST endpoints.
  */
 import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -56,9 +57,9 @@ async function emulatorDelete(url: string, attempts = 20): Promise<void> {
 
 /**
  * Runs a test's own setup write, again (bounded) while the Firestore emulator answers it with
- * UNKNOWN or ABORTED: what it does, seen in CI right after a reset, while a previous test's
- * client is still retrying transactions that the test gave up on. Setup only: what a test
- * asserts goes through no such retry.
+ * UNKNOWN or ABORTED. CI saw UNKNOWN right after a reset, while a previous test's client was
+ * still retrying transactions that test had given up on. Setup only: nothing a test asserts
+ * goes through this retry.
  */
 export async function settleSetupWrite<T>(write: () => Promise<T>, attempts = 10): Promise<T> {
   for (let i = 1; ; i++) {
@@ -66,7 +67,7 @@ export async function settleSetupWrite<T>(write: () => Promise<T>, attempts = 10
       return await write();
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if ((code !== 2 && code !== 10) || i >= attempts) throw err;
+      if ((code !== status.UNKNOWN && code !== status.ABORTED) || i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, 100 * i));
     }
   }
