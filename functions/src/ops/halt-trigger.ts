@@ -17,9 +17,10 @@ import type { OpsEvent, PublishOpsEvent } from './ops-events.js';
  * Idempotent under re-delivery (same event id): the audit entry is keyed by the event id and
  * created in a transaction, and it carries the state of each side effect. Cancel-all runs only
  * under a lease taken in a transaction, so two concurrent deliveries don't both call it, and
- * never again once its result is recorded. A failed or unknown cancel-all throws so the
- * platform redelivers (cancel-all is harmless to repeat after a crash; running it twice
- * on purpose is not what an operator expects to see in the audit).
+ * never again once its result is recorded. A failed or unknown cancel-all or publish throws so
+ * the platform redelivers, and so does a delivery that finds a step leased to another one: the
+ * event is acknowledged only once every step is recorded (cancel-all is harmless to repeat
+ * after a crash; running it twice on purpose is not what an operator expects in the audit).
  */
 
 export const AUDIT_COLLECTION = `${KILL_SWITCH_PATH}/audit`;
@@ -126,8 +127,17 @@ export async function handleKillSwitchWrite(deps: HaltTriggerDeps, change: KillS
   });
   deps.log.warn(LogEvent.killSwitchChanged, { eventId: change.eventId, transition, who, postureBefore, postureAfter });
 
-  const cancelAll = await runCancelAll(deps, ref, scope);
-  const publish = await runPublish(deps, ref, change, transition, who, announce, postureAfter);
+  // Both steps are tried before a failure is thrown: the runners hear of a halt even while the
+  // broker cannot cancel, and the redelivery then has only what is still open to do.
+  let failure: unknown = null;
+  const attempt = (step: () => Promise<StepState>) =>
+    step().catch((err: unknown) => {
+      failure ??= err;
+      return StepState.failed;
+    });
+  const cancelAll = await attempt(() => runCancelAll(deps, ref, scope));
+  const publish = await attempt(() => runPublish(deps, ref, change, transition, who, announce, postureAfter));
+  if (failure !== null) throw failure;
   return { transition, cancelAll, publish };
 }
 
@@ -136,9 +146,14 @@ type Step = 'cancelAll' | 'publish';
 /**
  * Takes the step's lease: only the delivery that moves it from pending (or failed, or a dead
  * lease) to running performs it, so concurrent deliveries of one change don't both act.
+ *
+ * A step leased to another delivery throws (retryable) rather than answering for it: an ack
+ * here would end the event, and if that delivery then died before recording its result (a
+ * timeout, a killed instance), nothing would ever deliver the change again and the cancel-all
+ * would be lost. Redelivered, this delivery finds the step recorded, or the lease dead.
  */
 async function takeStep(deps: HaltTriggerDeps, ref: DocumentReference, step: Step): Promise<{ take: true } | { take: false; state: StepState }> {
-  return deps.db.runTransaction(async (tx) => {
+  const taken = await deps.db.runTransaction(async (tx) => {
     const snap = await tx.get(ref);
     const current = (snap.get(step) ?? {}) as { state?: StepState; leaseAt?: Timestamp; attempts?: number };
     const nowMs = deps.clock.now();
@@ -147,8 +162,12 @@ async function takeStep(deps: HaltTriggerDeps, ref: DocumentReference, step: Ste
       tx.update(ref, { [`${step}.state`]: StepState.running, [`${step}.leaseAt`]: ts(nowMs), [`${step}.attempts`]: (current.attempts ?? 0) + 1 });
       return { take: true as const };
     }
-    return { take: false as const, state: current.state ?? StepState.skipped };
+    return { take: false as const, state: current.state ?? StepState.skipped, leaseAtMs: current.leaseAt?.toMillis() ?? 0 };
   });
+  if (!taken.take && taken.state === StepState.running) {
+    throw new HaltSideEffectError(step, `in progress in another delivery, leased until ${new Date(taken.leaseAtMs + CANCEL_LEASE_MS).toISOString()}`);
+  }
+  return taken;
 }
 
 async function runCancelAll(deps: HaltTriggerDeps, ref: DocumentReference, scope: HaltCancelScope): Promise<StepState> {
@@ -209,12 +228,12 @@ async function runPublish(
   try {
     // A duplicate message after a crash between publish and record is acceptable: runners dedupe on changeId.
     const messageId = await deps.publishOpsEvent(event);
-    await ref.update({ 'publish.state': StepState.done, 'publish.messageId': messageId });
+    await ref.update({ 'publish.state': StepState.done, 'publish.messageId': messageId, 'publish.finishedAt': ts(deps.clock.now()) });
     deps.log.info(LogEvent.opsEventPublished, { type: event.type, messageId, changeId: change.eventId });
     return StepState.done;
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    await ref.update({ 'publish.state': StepState.failed, 'publish.detail': detail });
+    await ref.update({ 'publish.state': StepState.failed, 'publish.detail': detail, 'publish.finishedAt': ts(deps.clock.now()) });
     deps.log.error(LogEvent.opsEventPublishFailed, { changeId: change.eventId, detail });
     throw new HaltSideEffectError('publish', detail);
   }

@@ -12,10 +12,11 @@ import type { Broker, CancelAllOutcome } from '../../../functions/src/broker/bro
 import { systemClock } from '../../../functions/src/domain/clock.js';
 import { isRetryable } from '../../../functions/src/errors.js';
 import { memoryEventLogger } from '../../../functions/src/logs.js';
-import { handleKillSwitchWrite, transitionOf, type HaltTriggerDeps, type KillSwitchChange } from '../../../functions/src/ops/halt-trigger.js';
+import { CANCEL_LEASE_MS, handleKillSwitchWrite, transitionOf, type HaltTriggerDeps, type KillSwitchChange } from '../../../functions/src/ops/halt-trigger.js';
 import { opsEventSchema, pubsubOpsEventPublisher, type OpsEvent } from '../../../functions/src/ops/ops-events.js';
 import { OPS_EVENTS_TOPIC } from '../../../functions/src/topics.js';
 import { startTestBackends, TEST_PROJECT_ID, type TestBackends } from '../../support/backends.js';
+import { deferred } from '../../support/deferred.js';
 import { emulatorPubSub, recordTopic, type TopicRecorder } from '../../support/pubsub.js';
 
 let b: TestBackends;
@@ -121,9 +122,18 @@ describe('onKillSwitchWrite', () => {
     const d = deps();
     const c = change(active, halted);
     await handleKillSwitchWrite(d, c);
-    await handleKillSwitchWrite(d, c);
+    expect(await handleKillSwitchWrite(d, c)).toEqual({ transition: 'halt', cancelAll: 'done', publish: 'done' });
     const c2 = change(active, halted);
-    await Promise.all([handleKillSwitchWrite(d, c2), handleKillSwitchWrite(d, c2)]);
+    const both = await Promise.allSettled([handleKillSwitchWrite(d, c2), handleKillSwitchWrite(d, c2)]);
+    // A delivery that found a step leased to the other one is not acknowledged: it is
+    // redelivered, and then finds every step recorded.
+    for (const out of both) {
+      if (out.status === 'rejected') {
+        expect(isRetryable(out.reason)).toBe(true);
+        expect(String(out.reason)).toMatch(/in progress in another delivery/);
+      }
+    }
+    expect(await handleKillSwitchWrite(d, c2)).toEqual({ transition: 'halt', cancelAll: 'done', publish: 'done' });
 
     expect(d.cancelCalls()).toBe(2); // one per halt event, not per delivery
     expect(cancelRequests()).toHaveLength(2);
@@ -174,9 +184,53 @@ describe('onKillSwitchWrite', () => {
     const err = await handleKillSwitchWrite(d, c).then(() => null, (e: unknown) => e);
     expect(err).not.toBeNull();
     expect(isRetryable(err)).toBe(true);
-    expect((await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).get('cancelAll.state')).toBe('failed');
+    const audit = (await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).data()!;
+    expect(audit.cancelAll.state).toBe('failed');
+    // The runners were told in that same delivery: a broker that cannot cancel does not keep them trading.
+    expect(audit.publish.state).toBe('done');
+    expect((await received()).map((e) => e.changeId)).toEqual([c.eventId]);
     fail = false;
-    expect((await handleKillSwitchWrite(d, c)).cancelAll).toBe('done');
+    expect(await handleKillSwitchWrite(d, c)).toEqual({ transition: 'halt', cancelAll: 'done', publish: 'done' });
     expect((await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).get('cancelAll.attempts')).toBe(2);
+    // The redelivery did not tell the runners a second time.
+    expect((await received()).map((e) => e.changeId)).toEqual([c.eventId]);
+  });
+
+  it('a delivery that dies holding the cancel-all lease is not answered for: the next is redelivered until the lease is dead, then cancels', async () => {
+    b.sim.faults.set({ fillMode: 'none' });
+    await openOrder('hg-lease-1');
+    const stuck = deferred<CancelAllOutcome>();
+    const dying = deps({ cancelAllOpenOrders: () => stuck.promise });
+    const c = change(active, halted);
+    const first = handleKillSwitchWrite(dying, c);
+    await waitForAudit(c.eventId, (a) => a.cancelAll?.state === 'running');
+
+    // While the lease is live, a redelivery must not ack: if it did, the event would be over.
+    const d = deps();
+    const err = await handleKillSwitchWrite(d, c).then(() => null, (e: unknown) => e);
+    expect(isRetryable(err)).toBe(true);
+    expect(String(err)).toMatch(/cancelAll.*in progress in another delivery/);
+    expect(d.cancelCalls()).toBe(0);
+
+    // Once the lease is dead (its delivery presumed gone), the redelivery cancels.
+    const later = deps({ clock: { now: () => Date.now() + CANCEL_LEASE_MS + 1_000 } });
+    expect(await handleKillSwitchWrite(later, c)).toEqual({ transition: 'halt', cancelAll: 'done', publish: 'done' });
+    expect(later.cancelCalls()).toBe(1);
+    expect(b.sim.orders().every((o) => o.status === 'canceled')).toBe(true);
+    const audit = (await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).data()!;
+    expect(audit.cancelAll.attempts).toBe(2);
+    expect((await received()).map((e) => e.changeId)).toEqual([c.eventId]);
+
+    stuck.resolve({ kind: 'done', results: [] });
+    await first;
   });
 });
+
+async function waitForAudit(eventId: string, ready: (a: FirebaseFirestore.DocumentData) => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const a = (await b.db.doc(`ops/killSwitch/audit/${eventId}`).get()).data();
+    if (a && ready(a)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`audit entry ${eventId} never reached the awaited state`);
+}
