@@ -10,10 +10,17 @@
  *
  * The function's own audit entry (`ops/killSwitch/audit/{eventId}`) is the evidence: it is
  * created first, names the event, keeps the change's before/after, and records each side
- * effect's state. An entry with a step still `pending` (after a grace period), `failed`, or
- * `running` on a dead lease is delivered again with the same event id, rebuilt from the entry
- * as the JSON CloudEvent the emulator suite sends, with backoff. The function's leases and
- * step states decide what actually runs again; nothing here writes to Firestore.
+ * effect's state. An entry with a step still `pending` (after a grace period), `failed` (the
+ * first retry a backoff after the failure, as Eventarc's), or `running` on a dead lease is
+ * delivered again with the same event id, rebuilt from the entry as the JSON CloudEvent the
+ * emulator suite sends, with backoff. A 2xx ends the event, as for Eventarc: the function
+ * answers one only once every step is recorded. The function's leases and step states decide
+ * what actually runs again; nothing here writes to Firestore.
+ *
+ * The first retry's wait matters beyond realism: the emulator kills a worker whose function
+ * threw only when it reads the FATAL line from the worker's output, which can come after the
+ * 500 was answered — a delivery sent at once can land in that worker and die with it, its
+ * step's lease held for CANCEL_LEASE_MS.
  *
  * Not covered: a delivery that failed before it created its audit entry leaves no evidence,
  * so it is not redelivered (the change itself is in Firestore; the claim transaction reads
@@ -30,27 +37,41 @@ const OPEN_STATES = [StepState.pending, StepState.failed, StepState.running];
 
 interface StepRecord {
   state?: string;
-  leaseAt?: Timestamp;
+  leaseAt?: Pick<Timestamp, 'toMillis'>;
+  finishedAt?: Pick<Timestamp, 'toMillis'>;
 }
 
 export type AuditDecision = { kind: 'settled' } | { kind: 'wait'; untilMs: number } | { kind: 'redeliver'; why: string };
 
-/** What an audit entry says about its event: done, still being worked on, or to be delivered again. */
-export function decideAuditRedelivery(entry: { recordedAtMs: number; steps: Record<string, StepRecord | undefined> }, nowMs: number, pendingGraceMs: number): AuditDecision {
+/**
+ * What an audit entry says about its event: done, still being worked on, or to be delivered
+ * again. `pendingGraceMs`: how long a step may stay pending before its event counts as lost;
+ * `failedRetryMs`: how long after a recorded failure it is first retried.
+ */
+export function decideAuditRedelivery(
+  entry: { recordedAtMs: number; steps: Record<string, StepRecord | undefined> },
+  nowMs: number,
+  waits: { pendingGraceMs: number; failedRetryMs: number },
+): AuditDecision {
+  const millis = (t: Pick<Timestamp, 'toMillis'> | undefined) => t?.toMillis() ?? 0;
+  const dueOf = (name: string, step: StepRecord | undefined): { at: number; why: string } | null => {
+    switch (step?.state) {
+      case StepState.pending:
+        return { at: entry.recordedAtMs + waits.pendingGraceMs, why: `${name} still pending` };
+      case StepState.failed:
+        return { at: millis(step.finishedAt ?? step.leaseAt) + waits.failedRetryMs, why: `${name} failed` };
+      case StepState.running:
+        return { at: millis(step.leaseAt) + CANCEL_LEASE_MS + 1_000, why: `${name} lease expired` };
+      default:
+        return null;
+    }
+  };
   let waitUntil: number | null = null;
   for (const [name, step] of Object.entries(entry.steps)) {
-    const state = step?.state;
-    if (state === StepState.failed) return { kind: 'redeliver', why: `${name} failed` };
-    if (state === StepState.pending) {
-      const due = entry.recordedAtMs + pendingGraceMs;
-      if (nowMs >= due) return { kind: 'redeliver', why: `${name} still pending` };
-      waitUntil = Math.min(waitUntil ?? due, due);
-    }
-    if (state === StepState.running) {
-      const due = (step?.leaseAt?.toMillis() ?? 0) + CANCEL_LEASE_MS + 1_000;
-      if (nowMs >= due) return { kind: 'redeliver', why: `${name} lease expired` };
-      waitUntil = Math.min(waitUntil ?? due, due);
-    }
+    const due = dueOf(name, step);
+    if (due === null) continue;
+    if (nowMs >= due.at) return { kind: 'redeliver', why: due.why };
+    waitUntil = Math.min(waitUntil ?? due.at, due.at);
   }
   return waitUntil === null ? { kind: 'settled' } : { kind: 'wait', untilMs: waitUntil };
 }
@@ -124,7 +145,7 @@ export function startHaltTriggerRedelivery(opts: {
         tried.set(id, mine);
         if (mine.acked || mine.busy || now() < mine.nextAtMs) continue;
         const recordedAtMs = (data.recordedAt as Timestamp | undefined)?.toMillis() ?? 0;
-        const decision = decideAuditRedelivery({ recordedAtMs, steps: { cancelAll: data.cancelAll, publish: data.publish } }, now(), pendingGraceMs);
+        const decision = decideAuditRedelivery({ recordedAtMs, steps: { cancelAll: data.cancelAll, publish: data.publish } }, now(), { pendingGraceMs, failedRetryMs: minBackoffMs });
         if (decision.kind === 'settled') continue;
         if (decision.kind === 'wait') {
           mine.nextAtMs = decision.untilMs;

@@ -12,7 +12,7 @@
  * functions/.env.local, no *-debug.log, the generated config removed, functions/.secret.local
  * removed again if this test created it.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { deleteApp, type App } from 'firebase-admin/app';
@@ -73,7 +73,7 @@ beforeAll(async () => {
     schedules: 5_000,
     // Production's first retry comes after 10 s; later ones are kept short here.
     redelivery: { minBackoffMs: 2_000, maxBackoffMs: 10_000 },
-    output: { file: join(EMULATOR_CACHE_DIR, `workflow-${offset}.log`) },
+    output: { file: outputFile() },
     log: (line) => logs.push(line),
     removeCreatedSecrets: true,
   });
@@ -94,6 +94,17 @@ afterAll(async () => {
   }
 }, 120_000);
 
+const outputFile = () => join(EMULATOR_CACHE_DIR, `workflow-${offset}.log`);
+
+/** The end of firebase-tools' output (the functions' logs, workers started and killed): what a timeout needs explained. */
+function outputTail(lines = 40): string {
+  try {
+    return readFileSync(outputFile(), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(not readable: ${String(err)})`;
+  }
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, intervalMs = 500): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
@@ -105,7 +116,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null | undefine
       last = err;
     }
     if (Date.now() > until) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\nworkflow log:\n${logs.slice(-30).join('\n')}`);
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\nworkflow log:\n${logs.slice(-30).join('\n')}\nfirebase-tools output:\n${outputTail()}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
