@@ -522,15 +522,23 @@ export const DASHBOARD_SCRIPT = String.raw`
   }
 
   // ---- polling -------------------------------------------------------------------------------
-  var busy = {};
+  var busy = {}, again = {};
   function once(key, path, ok) {
-    if (busy[key] || token() === '') return Promise.resolve();
+    if (token() === '') return Promise.resolve();
+    // The read in flight may have been answered before the change that asks for this one (a
+    // halt just made): it is not dropped but made once more when that read is back.
+    if (busy[key]) { again[key] = [path, ok]; return Promise.resolve(); }
     busy[key] = true;
     return call('GET', path).then(function (r) {
       if (r.status === 200) ok(r.data);
       else if (r.status !== 401) say('Cannot read ' + path.split('?')[0] + ': ' + explain(r), true);
     }).catch(function (e) { say('Cannot reach the ops API: ' + e.message, true); })
-      .finally(function () { busy[key] = false; });
+      .finally(function () {
+        busy[key] = false;
+        var next = again[key];
+        again[key] = null;
+        if (next) once(key, next[0], next[1]);
+      });
   }
   function refreshStatus() {
     if (token() === '') { $('banner-state').textContent = 'UNKNOWN'; $('banner').className = ''; $('banner-detail').textContent = 'Sign in to read the kill switch.'; return Promise.resolve(); }
