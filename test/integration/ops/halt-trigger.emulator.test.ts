@@ -6,7 +6,7 @@
  */
 import type { PubSub } from '@google-cloud/pubsub';
 import { Timestamp } from 'firebase-admin/firestore';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAlpacaBroker } from '../../../functions/src/broker/alpaca.js';
 import type { Broker, CancelAllOutcome } from '../../../functions/src/broker/broker.js';
 import { systemClock } from '../../../functions/src/domain/clock.js';
@@ -203,7 +203,7 @@ describe('onKillSwitchWrite', () => {
     const dying = deps({ cancelAllOpenOrders: () => stuck.promise });
     const c = change(active, halted);
     const first = handleKillSwitchWrite(dying, c);
-    await waitForAudit(c.eventId, (a) => a.cancelAll?.state === 'running');
+    await vi.waitFor(async () => expect((await b.db.doc(`ops/killSwitch/audit/${c.eventId}`).get()).get('cancelAll.state')).toBe('running'), { timeout: 5_000, interval: 25 });
 
     // While the lease is live, a redelivery must not ack: if it did, the event would be over.
     const d = deps();
@@ -225,12 +225,3 @@ describe('onKillSwitchWrite', () => {
     await first;
   });
 });
-
-async function waitForAudit(eventId: string, ready: (a: FirebaseFirestore.DocumentData) => boolean): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const a = (await b.db.doc(`ops/killSwitch/audit/${eventId}`).get()).data();
-    if (a && ready(a)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`audit entry ${eventId} never reached the awaited state`);
-}
